@@ -1,0 +1,134 @@
+"""The one interface every provider protocol implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Layered timeouts (seconds). `first_token` covers Ollama's model load."""
+
+    connect: float = 5.0
+    first_token: float = 60.0
+    idle: float = 60.0
+    total: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where and how to reach one connection's backend."""
+
+    base_url: str
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    local_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of generated text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The last item of a stream: why it stopped and what it cost."""
+
+    finish_reason: str
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True, slots=True)
+class Loading:
+    """No first token yet after a short while (the model is probably loading)."""
+
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """The adapter is retrying once, before the first byte, after `reason`."""
+
+    reason: str
+    delay_s: float
+
+
+StreamItem = Delta | Finish | Loading | Retrying
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    size: int | None = None
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    modified_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    reachable: bool
+    version: str | None
+    model_count: int | None
+    latency_ms: float | None
+    checked_at: str
+    error_code: str | None = None
+    error: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullProgress:
+    status: str
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+
+# The API key is fetched at request time through this callable (keyring read + consent),
+# so the adapter never holds it longer than one request.
+SecretProvider = Callable[[], Awaitable[str | None]]
+
+
+class ProviderAdapter(Protocol):
+    """What the core needs from a provider protocol. One instance per connection."""
+
+    async def health(self) -> Health: ...
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        """Yield `Loading`/`Retrying` signals, `Delta`s, then exactly one `Finish`.
+
+        Raises `ModelWireError` on failure. Closing the iterator (or cancelling the task
+        that drives it) closes the HTTP stream promptly.
+        """
+        ...
+
+    def pull_model(self, model: str) -> AsyncIterator[PullProgress]: ...
+
+    async def aclose(self) -> None: ...

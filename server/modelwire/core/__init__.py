@@ -1,0 +1,1 @@
+"""Core: business logic. Never imports pygls or the front doors."""

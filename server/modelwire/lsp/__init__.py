@@ -1,0 +1,1 @@
+"""The LSP front door: thin pygls handlers over the core."""

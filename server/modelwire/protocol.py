@@ -1,0 +1,375 @@
+"""The custom wire contract: method names and the typed params/results that cross it.
+
+Wire names are camelCase, Python names snake_case: every model derives from `WireModel`,
+whose alias generator does the conversion. `editor-extension/src/protocol.ts` mirrors
+this module and `docs/protocol.md` documents it; keep the three in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# --- Method names -------------------------------------------------------------------
+
+LIST_PROVIDERS = "modelwire/listProviders"
+REGISTER_PROVIDER = "modelwire/registerProvider"
+LIST_CONNECTIONS = "modelwire/listConnections"
+CREATE_CONNECTION = "modelwire/createConnection"
+UPDATE_CONNECTION = "modelwire/updateConnection"
+DELETE_CONNECTION = "modelwire/deleteConnection"
+SET_SECRET = "modelwire/setSecret"
+DELETE_SECRET = "modelwire/deleteSecret"
+TEST_CONNECTION = "modelwire/testConnection"
+LIST_MODELS = "modelwire/listModels"
+PULL_MODEL = "modelwire/pullModel"
+LIST_AGENTS = "modelwire/listAgents"
+START_RUN = "modelwire/startRun"
+CANCEL_RUN = "modelwire/cancelRun"
+LIST_RUNS = "modelwire/listRuns"
+GET_RUN = "modelwire/getRun"
+STATUS = "modelwire/status"
+RUN_EVENT = "modelwire/runEvent"
+
+SETTINGS_SECTION = "modelwire"
+
+
+class WireModel(BaseModel):
+    """Base for everything on the wire: camelCase aliases, snake_case attributes."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=False,
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON-ready camelCase dict; unset optional fields are left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Params(WireModel):
+    """Base for request params. Unknown fields are ignored (LSP convention), but the
+    declared ones are strictly typed: a wrong type is a -32602 with the field named."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True
+    )
+
+
+# --- Providers ----------------------------------------------------------------------
+
+ProtocolKind = Literal["ollama", "openai"]
+AuthKind = Literal["none", "apiKey"]
+Origin = Literal["core", "extension", "plugin"]
+
+
+class Capabilities(WireModel):
+    list_models: bool = True
+    pull_model: bool = False
+    streaming: bool = True
+
+
+class ProviderDescriptor(WireModel):
+    """A kind of backend and its wire protocol."""
+
+    id: str
+    display_name: str
+    protocol: ProtocolKind
+    auth: AuthKind
+    default_base_url: str
+    default_model: str | None = None
+    local_only: bool = False
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    origin: Origin = "core"
+
+
+class ListProvidersParams(Params):
+    pass
+
+
+class ListProvidersResult(WireModel):
+    providers: list[ProviderDescriptor]
+
+
+_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class RegisterProviderParams(Params):
+    id: str = Field(pattern=_ID_PATTERN)
+    display_name: str = Field(min_length=1, max_length=100)
+    protocol: ProtocolKind
+    auth: AuthKind = "none"
+    default_base_url: str = Field(min_length=1, max_length=2048)
+    default_model: str | None = Field(default=None, max_length=256)
+    local_only: bool = False
+    capabilities: Capabilities | None = None
+
+
+# --- Connections --------------------------------------------------------------------
+
+
+class TimeoutSettings(WireModel):
+    """Per-connection timeout overrides, in seconds; unset means the settings' value."""
+
+    connect_seconds: float | None = Field(default=None, gt=0, le=3600)
+    first_token_seconds: float | None = Field(default=None, gt=0, le=7200)
+    idle_seconds: float | None = Field(default=None, gt=0, le=3600)
+    total_seconds: float | None = Field(default=None, gt=0, le=86400)
+
+
+class Connection(WireModel):
+    """A named, configured way to reach a provider. Never carries the secret."""
+
+    id: str
+    name: str
+    provider_id: str
+    base_url: str
+    default_model: str | None = None
+    has_secret: bool = False
+    max_concurrent: int | None = None
+    timeouts: TimeoutSettings | None = None
+    created_at: str
+    updated_at: str
+
+
+class ListConnectionsParams(Params):
+    scope_uri: str | None = Field(default=None, max_length=8192)
+
+
+DefaultSource = Literal["settings", "single", "fallback"]
+
+
+class ListConnectionsResult(WireModel):
+    connections: list[Connection]
+    default_connection_id: str | None = None
+    default_source: DefaultSource | None = None
+    default_model: str | None = None
+
+
+_NAME = Field(min_length=1, max_length=100)
+
+
+class CreateConnectionParams(Params):
+    name: str = _NAME
+    provider_id: str = Field(min_length=1, max_length=64)
+    base_url: str | None = Field(default=None, max_length=2048)
+    default_model: str | None = Field(default=None, max_length=256)
+    max_concurrent: int | None = Field(default=None, ge=1, le=64)
+    timeouts: TimeoutSettings | None = None
+
+
+class UpdateConnectionParams(Params):
+    id: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    base_url: str | None = Field(default=None, max_length=2048)
+    default_model: str | None = Field(default=None, max_length=256)
+    max_concurrent: int | None = Field(default=None, ge=1, le=64)
+    timeouts: TimeoutSettings | None = None
+
+
+class ConnectionIdParams(Params):
+    id: str = Field(min_length=1, max_length=64)
+
+
+class DeleteConnectionResult(WireModel):
+    deleted: bool
+
+
+class SetSecretParams(Params):
+    connection_id: str = Field(min_length=1, max_length=64)
+    secret: str = Field(min_length=1, max_length=4096)
+
+
+class DeleteSecretParams(Params):
+    connection_id: str = Field(min_length=1, max_length=64)
+
+
+class SecretResult(WireModel):
+    connection_id: str
+    has_secret: bool
+
+
+class TestConnectionParams(Params):
+    connection_id: str = Field(min_length=1, max_length=64)
+
+
+class HealthResult(WireModel):
+    connection_id: str
+    reachable: bool
+    version: str | None = None
+    model_count: int | None = None
+    latency_ms: float | None = None
+    checked_at: str
+    error: dict[str, Any] | None = None
+
+
+class ListModelsParams(Params):
+    connection_id: str = Field(min_length=1, max_length=64)
+    refresh: bool = False
+
+
+class ModelEntry(WireModel):
+    id: str
+    size: int | None = None
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    modified_at: str | None = None
+
+
+class ListModelsResult(WireModel):
+    connection_id: str
+    models: list[ModelEntry]
+    fetched_at: str
+    cached: bool
+
+
+ProgressToken = int | str
+
+
+class PullModelParams(Params):
+    connection_id: str = Field(min_length=1, max_length=64)
+    model: str = Field(min_length=1, max_length=256)
+    work_done_token: ProgressToken | None = None
+
+
+class PullModelResult(WireModel):
+    connection_id: str
+    model: str
+    status: str
+
+
+# --- Agents and runs ----------------------------------------------------------------
+
+
+class AgentInfo(WireModel):
+    id: str
+    title: str
+    description: str = ""
+    input: Literal["file", "selection"] = "file"
+    output: Literal["text", "diagnostics"] = "text"
+    origin: Literal["builtin", "workspace"] = "builtin"
+
+
+class ListAgentsParams(Params):
+    scope_uri: str | None = Field(default=None, max_length=8192)
+
+
+class ListAgentsResult(WireModel):
+    agents: list[AgentInfo]
+
+
+class Position(Params):
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
+
+
+class Range(Params):
+    start: Position
+    end: Position
+
+
+class TextDocumentId(Params):
+    uri: str = Field(min_length=1, max_length=8192)
+
+
+class StartRunParams(Params):
+    agent_id: str = Field(min_length=1, max_length=128)
+    text_document: TextDocumentId
+    range: Range | None = None
+    connection_id: str | None = Field(default=None, max_length=64)
+    model_ref: str | None = Field(default=None, max_length=300)
+    work_done_token: ProgressToken | None = None
+
+
+RoutingSource = Literal["explicit", "settings", "fallback"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+
+
+class Routing(WireModel):
+    connection_id: str
+    connection_name: str
+    provider_id: str
+    model_ref: str
+    source: RoutingSource
+
+
+class Timings(WireModel):
+    queued_at: str
+    started_at: str | None = None
+    first_token_ms: float | None = None
+    total_ms: float | None = None
+    finished_at: str | None = None
+
+
+class RunUsage(WireModel):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class RunRecord(WireModel):
+    run_id: str
+    agent_id: str
+    uri: str
+    routing: Routing | None = None
+    status: RunStatus
+    timings: Timings
+    usage: RunUsage | None = None
+    finish_reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    output: str = ""
+    diagnostics_count: int | None = None
+
+
+class CancelRunParams(Params):
+    run_id: str = Field(min_length=1, max_length=64)
+
+
+class CancelRunResult(WireModel):
+    run_id: str
+    cancelled: bool
+
+
+class ListRunsParams(Params):
+    limit: int = Field(default=50, ge=1, le=1000)
+    uri: str | None = Field(default=None, max_length=8192)
+    include_output: bool = False
+
+
+class ListRunsResult(WireModel):
+    runs: list[RunRecord]
+
+
+class GetRunParams(Params):
+    run_id: str = Field(min_length=1, max_length=64)
+
+
+class StatusParams(Params):
+    pass
+
+
+class ConnectionLoad(WireModel):
+    connection_id: str
+    connection_name: str
+    active: int
+    queued: int
+    limit: int
+    queue_limit: int
+
+
+class StatusResult(WireModel):
+    version: str
+    keyring_backend: str
+    keyring_secure: bool
+    storage_path: str
+    active_runs: int
+    queued_runs: int
+    connections: list[ConnectionLoad]
+
+
+RunEventKind = Literal["queued", "started", "loading", "delta", "retry", "end", "error"]
