@@ -58,7 +58,6 @@ INSTALL_HINT = (
 _TAIL_LINES = 60
 _TAIL_LINE_CHARS = 400
 _PORT_ATTEMPTS = 3
-_TERM_GRACE_S = 5.0
 _KILL_WAIT_S = 5.0
 
 # The child's environment is an allow-list. llama-cpp-python's server reads its settings
@@ -252,6 +251,7 @@ class EmbeddedServer:
         idle_seconds: float = 600,
         python: str = sys.executable,
         startup_timeout: float = 60,
+        stop_grace: float = 5.0,
         n_ctx: int = 2048,
         extra_args: Sequence[str] = (),
         module: str = SERVER_MODULE,
@@ -260,6 +260,7 @@ class EmbeddedServer:
         self.idle_seconds = idle_seconds
         self.python = python
         self.startup_timeout = startup_timeout
+        self.stop_grace = stop_grace
         self.n_ctx = n_ctx
         self.extra_args = tuple(extra_args)
         # Only tests point this elsewhere (a fake server module); it is always run
@@ -523,15 +524,23 @@ class EmbeddedServer:
         if self._idle_task is None or self._idle_task.done():
             self._idle_task = asyncio.ensure_future(self._watch_idle())
 
+    def seconds_until_idle_stop(self, now: float | None = None) -> float | None:
+        """None while a run is in flight; else the seconds left before the idle stop
+        (zero or less: due now)."""
+        if self._active > 0:
+            return None
+        now = time.monotonic() if now is None else now
+        return self._last_activity + self.idle_seconds - now
+
     async def _watch_idle(self) -> None:
         while self.running:
-            now = time.monotonic()
-            deadline = self._last_activity + self.idle_seconds
-            if now < deadline:
-                await asyncio.sleep(deadline - now)
-            elif self._active > 0:
-                # A run in flight: `end()` will restart the idle clock.
+            remaining = self.seconds_until_idle_stop()
+            if remaining is None:
+                # A run in flight: its `end()` restarts the idle clock, so a full idle
+                # period from now is the earliest the stop can be due.
                 await asyncio.sleep(self.idle_seconds)
+            elif remaining > 0:
+                await asyncio.sleep(remaining)
             else:
                 log.info("stopping the embedded model server after %g s idle", self.idle_seconds)
                 self._idle_task = None  # stop() must not cancel the task running it
@@ -558,7 +567,7 @@ class EmbeddedServer:
         if proc is None:
             return
         _signal_group(proc, signal.SIGTERM)
-        if not await _wait_exit(proc, _TERM_GRACE_S):
+        if not await _wait_exit(proc, self.stop_grace):
             log.warning("embedded model server pid %d ignored SIGTERM; killing it", proc.pid)
             _signal_group(proc, signal.SIGKILL)
         await self._reap(proc, tail)
@@ -571,7 +580,7 @@ class EmbeddedServer:
             return
         _signal_group(proc, signal.SIGTERM)
         try:
-            proc.wait(_TERM_GRACE_S)
+            proc.wait(self.stop_grace)
         except subprocess.TimeoutExpired:
             _signal_group(proc, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
