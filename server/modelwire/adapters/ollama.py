@@ -1,0 +1,359 @@
+"""The Ollama native API (`/api/*`): NDJSON chat, model listing and pulls.
+
+Ollama is loopback-only (DESIGN.md §6). The policy runs again before every request, and
+the request goes to the address that check resolved (with the original `Host` header,
+which Ollama's host check expects), so a hosts-file or DNS change between the check and
+the connect cannot send the request anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import httpx
+
+from modelwire.adapters.base import (
+    ChatRequest,
+    Delta,
+    Endpoint,
+    Finish,
+    Health,
+    Loading,
+    ModelInfo,
+    PullProgress,
+    Retrying,
+    StreamItem,
+    Usage,
+)
+from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url
+from modelwire.adapters.transport import (
+    StatusVerdict,
+    build_client,
+    drain,
+    fetch_json,
+    parse_json_body,
+    retry_after_seconds,
+    short_timeout,
+    stream_lines,
+    utc_now_iso,
+)
+from modelwire.errors import ErrorCode, ModelWireError
+
+# Both spellings: `model 'x' not found` (0.12+) and the older
+# `model "x" not found, try pulling it first`.
+_MODEL_NOT_FOUND = re.compile(r"""model ['"](?P<model>[^'"]+)['"] not found""")
+_PULL_UNKNOWN = "file does not exist"
+
+START_HINT = "Start it with `ollama serve` (or open the Ollama app), then try again."
+
+
+def _error_text(body: bytes) -> str:
+    data = parse_json_body(body)
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return str(data["error"])
+    return body[:300].decode("utf-8", "replace").strip()
+
+
+def _preferred_address(addresses: list[str]) -> str:
+    # Ollama listens on 127.0.0.1 by default; `localhost` often resolves to ::1 first.
+    return "127.0.0.1" if "127.0.0.1" in addresses else addresses[0]
+
+
+def _model_info(entry: dict[str, Any]) -> ModelInfo:
+    raw_details = entry.get("details")
+    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
+    size = entry.get("size")
+    return ModelInfo(
+        id=str(entry.get("name") or entry.get("model")),
+        size=size if isinstance(size, int) else None,
+        family=details.get("family") or None,
+        parameter_size=details.get("parameter_size") or None,
+        quantization=details.get("quantization_level") or None,
+        modified_at=entry.get("modified_at") or None,
+    )
+
+
+class OllamaAdapter:
+    """A connection to a local Ollama through its native API."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        # The static half of the policy fails fast at construction; the resolving half
+        # runs before each request.
+        check_loopback_url(endpoint.base_url)
+        self._endpoint = endpoint
+        self._base = endpoint.base_url.rstrip("/")
+        base = httpx.URL(self._base)
+        self._base_url = base
+        self._host_header = base.netloc.decode("ascii")
+        self._timeouts = endpoint.timeouts
+        # Environment proxies are never used for Ollama (HTTP_PROXY would send local
+        # traffic through a proxy, and NO_PROXY mistakes would leak prompts).
+        self._client = build_client(endpoint.timeouts, trust_env=False)
+
+    @property
+    def label(self) -> str:
+        return f"Ollama at {self._base}"
+
+    # --- requests ---------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        http_timeout: httpx.Timeout | None = None,
+    ) -> httpx.Request:
+        addresses = await check_loopback_async(self._base)
+        url = self._base_url.copy_with(
+            host=_preferred_address(addresses), path=self._base_url.path.rstrip("/") + path
+        )
+        return self._client.build_request(
+            method,
+            url,
+            json=body,
+            headers={"Host": self._host_header},
+            timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+
+    async def _get_json(self, path: str) -> Any:
+        request = await self._request("GET", path, http_timeout=short_timeout(self._timeouts))
+        return await fetch_json(self._client, request, texts=self, timeouts=self._timeouts)
+
+    # --- FailureTexts -----------------------------------------------------------------
+
+    def unreachable(self, exc: httpx.TransportError) -> ModelWireError:
+        return ModelWireError(
+            ErrorCode.ENDPOINT_UNREACHABLE, f"Ollama is not running at {self._base}.", START_HINT
+        )
+
+    async def for_status(self, response: httpx.Response, body: bytes) -> StatusVerdict:
+        status = response.status_code
+        text = _error_text(body)
+        found = _MODEL_NOT_FOUND.search(text)
+        if status == 404 and found:
+            model = found.group("model")
+            installed = await self._installed_names()
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.MODEL_NOT_FOUND,
+                    f"Ollama has no model named '{model}'.",
+                    f"Pull it with `ollama pull {model}` or ModelWire: Pull Ollama Model, "
+                    "or pick an installed model.",
+                    extra={"installedModels": installed, "model": model},
+                ),
+                may_retry=False,
+            )
+        if status == 404:
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.INVALID_BASE_URL,
+                    f"{self.label} answered {response.request.url.path} with 404: {text}",
+                    "Check that the base URL points at Ollama (http://localhost:11434).",
+                ),
+                may_retry=False,
+            )
+        if status in (429, 503):
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.MODEL_BUSY,
+                    f"Ollama is busy: {text}",
+                    "Ollama's request queue is full; try again in a moment, or raise "
+                    "OLLAMA_MAX_QUEUE / OLLAMA_NUM_PARALLEL.",
+                ),
+                may_retry=True,
+                retry_after_s=retry_after_seconds(response.headers),
+            )
+        return StatusVerdict(
+            ModelWireError(
+                ErrorCode.GENERATION_FAILED,
+                f"Ollama failed (HTTP {status}): {text}",
+                "See the Ollama server log (`journalctl -u ollama` or ~/.ollama/logs) for details.",
+            ),
+            may_retry=status >= 500,
+        )
+
+    async def _installed_names(self) -> list[str]:
+        # Best effort: the not-found error is still right if the list cannot be fetched.
+        try:
+            return [model.id for model in await self.list_models()]
+        except ModelWireError:
+            return []
+
+    # --- ProviderAdapter --------------------------------------------------------------
+
+    async def health(self) -> Health:
+        checked_at = utc_now_iso()
+        try:
+            started = time.perf_counter()
+            version_doc = await self._get_json("/api/version")
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            models = await self.list_models()
+        except ModelWireError as exc:
+            return Health(
+                reachable=False,
+                version=None,
+                model_count=None,
+                latency_ms=None,
+                checked_at=checked_at,
+                error_code=exc.code.value,
+                error=exc.message,
+                hint=exc.hint,
+            )
+        version = version_doc.get("version") if isinstance(version_doc, dict) else None
+        return Health(
+            reachable=True,
+            version=str(version) if version is not None else None,
+            model_count=len(models),
+            latency_ms=round(latency_ms, 2),
+            checked_at=checked_at,
+        )
+
+    async def list_models(self) -> list[ModelInfo]:
+        doc = await self._get_json("/api/tags")
+        entries = doc.get("models") if isinstance(doc, dict) else None
+        if not isinstance(entries, list):
+            return []
+        return [_model_info(entry) for entry in entries if isinstance(entry, dict)]
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+        }
+        options: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if options:
+            body["options"] = options
+
+        async def make_request() -> httpx.Request:
+            return await self._request("POST", "/api/chat", body=body)
+
+        finish: Finish | None = None
+        async with aclosing(
+            stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
+        ) as lines:
+            async for line in lines:
+                if isinstance(line, Loading | Retrying):
+                    yield line
+                    continue
+                data = self._parse_line(line)
+                message = data.get("message")
+                if isinstance(message, dict):
+                    content = message.get("content")
+                    if content:
+                        yield Delta(str(content))
+                if data.get("done") is True:
+                    finish = Finish(
+                        finish_reason=str(data.get("done_reason") or "stop"),
+                        usage=Usage(
+                            prompt_tokens=_int_or_none(data.get("prompt_eval_count")),
+                            completion_tokens=_int_or_none(data.get("eval_count")),
+                        ),
+                    )
+                    await drain(lines)
+                    break
+        if finish is None:
+            raise ModelWireError(
+                ErrorCode.GENERATION_FAILED,
+                f"The answer from {self.label} ended before it was complete (no done line).",
+                "Ollama may have stopped or crashed mid-answer; try again.",
+            )
+        yield finish
+
+    def _parse_line(self, line: str) -> dict[str, Any]:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ModelWireError(
+                ErrorCode.GENERATION_FAILED,
+                f"{self.label} sent a line that is not a JSON object: {line[:120]!r}",
+                "Check that the base URL points at Ollama.",
+            )
+        if "error" in data:
+            raise ModelWireError(
+                ErrorCode.GENERATION_FAILED,
+                f"Ollama failed mid-answer: {data['error']}",
+                "See the Ollama server log for details, then try again.",
+            )
+        return data
+
+    async def pull_model(self, model: str) -> AsyncIterator[PullProgress]:
+        async def make_request() -> httpx.Request:
+            return await self._request("POST", "/api/pull", body={"model": model, "stream": True})
+
+        # No total deadline: a pull of a large model legitimately takes longer than any
+        # run; the idle gap between progress lines still catches a stalled download.
+        async with aclosing(
+            stream_lines(
+                self._client, make_request, timeouts=self._timeouts, texts=self, total=False
+            )
+        ) as lines:
+            async for line in lines:
+                if isinstance(line, Loading | Retrying):
+                    continue
+                data = self._parse_pull_line(model, line)
+                progress = PullProgress(
+                    status=str(data.get("status", "")),
+                    digest=data.get("digest") or None,
+                    total=_int_or_none(data.get("total")),
+                    completed=_int_or_none(data.get("completed")),
+                )
+                yield progress
+                if progress.status == "success":
+                    await drain(lines)
+                    return
+        raise ModelWireError(
+            ErrorCode.PULL_FAILED,
+            f"The pull of '{model}' from {self.label} ended before Ollama reported success.",
+            "Try the pull again; Ollama resumes partial downloads.",
+        )
+
+    def _parse_pull_line(self, model: str, line: str) -> dict[str, Any]:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ModelWireError(
+                ErrorCode.PULL_FAILED,
+                f"{self.label} sent a pull line that is not a JSON object: {line[:120]!r}",
+                "Check that the base URL points at Ollama.",
+            )
+        error = data.get("error")
+        if error is not None:
+            if _PULL_UNKNOWN in str(error):
+                # PULL_FAILED, not MODEL_NOT_FOUND: the name is unknown to the registry,
+                # so "pull it" (MODEL_NOT_FOUND's hint) would be the wrong advice.
+                raise ModelWireError(
+                    ErrorCode.PULL_FAILED,
+                    f"Ollama's library has no model '{model}' ({error}).",
+                    "Check the name and tag (for example llama3.2 or qwen2.5:0.5b) at "
+                    "https://ollama.com/library.",
+                    extra={"model": model},
+                )
+            raise ModelWireError(
+                ErrorCode.PULL_FAILED,
+                f"Ollama could not pull '{model}': {error}",
+                "Check the network connection of the machine running Ollama, then try again.",
+                extra={"model": model},
+            )
+        return data
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

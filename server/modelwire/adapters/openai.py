@@ -1,0 +1,464 @@
+"""OpenAI Chat Completions over SSE, for the OpenAI API and compatible servers
+(LM Studio, llama.cpp's server, vLLM, the embedded model).
+
+The API key is asked for at request time through the `SecretProvider` and registered
+with `errors.secret_in_use` for exactly as long as the request runs, so any text built
+meanwhile (including a provider's error message that echoes the key) is redacted. The
+adapter never stores the key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from modelwire.adapters.base import (
+    ChatRequest,
+    Delta,
+    Endpoint,
+    Finish,
+    Health,
+    Loading,
+    ModelInfo,
+    PullProgress,
+    Retrying,
+    SecretProvider,
+    StreamItem,
+    Usage,
+)
+from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url, parse_base_url
+from modelwire.adapters.transport import (
+    RETRY_AFTER_CAP_S,
+    StatusVerdict,
+    build_client,
+    drain,
+    fetch_json,
+    is_loopback_host,
+    parse_json_body,
+    retry_after_seconds,
+    short_timeout,
+    stream_lines,
+    utc_now_iso,
+)
+from modelwire.errors import REDACTED, ErrorCode, ModelWireError, secret_in_use
+
+# Providers echo a masked key ("sk-proj-****…abcd"); the visible head and tail are not
+# the full key, so `errors.redact` may not recognise them. Any masked token goes.
+_MASKED_TOKEN = re.compile(r"\S*\*{4,}\S*")
+_CONTEXT_TOO_LONG = re.compile(r"context[ _]length|maximum context|too many tokens", re.I)
+
+
+def _clean(text: str) -> str:
+    return _MASKED_TOKEN.sub(REDACTED, text)
+
+
+def _provider_error(body: bytes) -> tuple[str, str | None]:
+    """(message, code) from `{"error": {message, type, code}}` and its common variants."""
+    data = parse_json_body(body)
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            code = error.get("code") if error.get("code") is not None else error.get("type")
+            message = str(error.get("message") or "")
+            return _clean(message), (str(code) if code is not None else None)
+        if isinstance(error, str):
+            return _clean(error), None
+        for key in ("detail", "message"):
+            if key in data:
+                return _clean(str(data[key])), None
+    return _clean(body[:300].decode("utf-8", "replace").strip()), None
+
+
+def _requested_model(request: httpx.Request) -> str | None:
+    with contextlib.suppress(Exception):
+        doc = json.loads(request.content)
+        if isinstance(doc, dict) and isinstance(doc.get("model"), str):
+            return str(doc["model"])
+    return None
+
+
+def _created_iso(value: object) -> str | None:
+    if isinstance(value, int) and value > 0:
+        return datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+    return None
+
+
+class OpenAIAdapter:
+    """A connection to the OpenAI API or an OpenAI-compatible server."""
+
+    def __init__(self, endpoint: Endpoint, secret_provider: SecretProvider | None) -> None:
+        parts = parse_base_url(endpoint.base_url)
+        if endpoint.local_only:
+            check_loopback_url(endpoint.base_url)
+        self._local_only = endpoint.local_only
+        base = endpoint.base_url.rstrip("/")
+        # A bare host (http://127.0.0.1:8080) means the usual /v1 prefix; any other path
+        # is kept as given (OpenRouter's /api/v1, a proxy's /openai/v1).
+        if parts.path in ("", "/"):
+            base += "/v1"
+        self._base = base
+        self._display = endpoint.base_url.rstrip("/")
+        self._timeouts = endpoint.timeouts
+        # `None` means the provider's auth is `none`: no Authorization header at all.
+        self._secret_provider = secret_provider
+        loopback = is_loopback_host(parts.hostname or "")
+        # Loopback servers never go through an environment proxy; a cloud API may need
+        # the corporate proxy the environment names.
+        self._client = build_client(endpoint.timeouts, trust_env=not loopback)
+
+    @property
+    def label(self) -> str:
+        return f"the server at {self._display}"
+
+    # --- secrets and requests -----------------------------------------------------
+
+    async def _key(self) -> str | None:
+        if self._secret_provider is None:
+            return None
+        key = await self._secret_provider()
+        if not key:
+            raise ModelWireError(
+                ErrorCode.SECRET_MISSING,
+                f"No API key is stored for the connection to {self._display}.",
+                "Set the key with ModelWire: Set API Key (or `modelwire secret set`), "
+                "then try again.",
+            )
+        return key
+
+    @contextlib.contextmanager
+    def _using(self, key: str | None) -> Iterator[None]:
+        if key is None:
+            yield
+        else:
+            with secret_in_use(key):
+                yield
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        key: str | None,
+        *,
+        body: dict[str, Any] | None = None,
+        http_timeout: httpx.Timeout | None = None,
+    ) -> httpx.Request:
+        if self._local_only:
+            await check_loopback_async(self._base)
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        return self._client.build_request(
+            method,
+            self._base + path,
+            json=body,
+            headers=headers,
+            timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+
+    async def _models_doc(self, key: str | None) -> Any:
+        request = await self._request(
+            "GET", "/models", key, http_timeout=short_timeout(self._timeouts)
+        )
+        return await fetch_json(self._client, request, texts=self, timeouts=self._timeouts)
+
+    # --- FailureTexts -------------------------------------------------------------
+
+    def unreachable(self, exc: httpx.TransportError) -> ModelWireError:
+        return ModelWireError(
+            ErrorCode.ENDPOINT_UNREACHABLE,
+            f"Nothing is answering at {self._display}.",
+            "Check that the server is running (LM Studio, llama.cpp, vLLM…) and that the "
+            "base URL, including its port and /v1, is right.",
+        )
+
+    async def for_status(self, response: httpx.Response, body: bytes) -> StatusVerdict:
+        status = response.status_code
+        message, code = _provider_error(body)
+        extra: dict[str, Any] = {"httpStatus": status}
+        said = f": {message}" if message else "."
+        if status in (401, 403):
+            hint = (
+                "Set a valid key for this connection with ModelWire: Set API Key, and check "
+                "that it belongs to this provider and project."
+                if self._secret_provider is not None
+                else "This server wants an API key: use a provider with API-key auth."
+            )
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.AUTH_FAILED,
+                    f"{self.label} rejected the API key (HTTP {status}){said}",
+                    hint,
+                    extra=extra,
+                ),
+                may_retry=False,
+            )
+        if status == 404 and (code == "model_not_found" or "model" in message.lower()):
+            model = _requested_model(response.request)
+            extra["installedModels"] = await self._offered_names(response.request)
+            if model:
+                extra["model"] = model
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.MODEL_NOT_FOUND,
+                    f"{self.label} has no model '{model}'{said}"
+                    if model
+                    else f"{self.label} does not know that model{said}",
+                    "Pick one of the models this server offers, or check the model name.",
+                    extra=extra,
+                ),
+                may_retry=False,
+            )
+        if status == 404:
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.INVALID_BASE_URL,
+                    f"{self.label} has no {response.request.url.path} (HTTP 404){said}",
+                    "Check the base URL: OpenAI-compatible servers usually end in /v1 "
+                    "(for example http://127.0.0.1:8080/v1).",
+                    extra=extra,
+                ),
+                may_retry=False,
+            )
+        if status == 429:
+            return self._rate_limited(response, message, code, extra)
+        if status in (400, 413) and (
+            code == "context_length_exceeded" or _CONTEXT_TOO_LONG.search(message)
+        ):
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.PROMPT_TOO_LARGE,
+                    f"The prompt is too long for the model{said}",
+                    "Run the agent on a selection instead of the whole file, or pick a "
+                    "model with a longer context.",
+                    extra=extra,
+                ),
+                may_retry=False,
+            )
+        if status == 503:
+            # llama.cpp answers 503 "Loading model" while it loads; vLLM/OpenAI when
+            # overloaded. Both pass with time.
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.MODEL_BUSY,
+                    f"{self.label} is busy (HTTP 503){said}",
+                    "The model may still be loading; try again in a moment.",
+                    extra=extra,
+                ),
+                may_retry=True,
+                retry_after_s=retry_after_seconds(response.headers),
+            )
+        return StatusVerdict(
+            ModelWireError(
+                ErrorCode.GENERATION_FAILED,
+                f"{self.label} failed (HTTP {status}){said}",
+                "Try again; if it keeps failing, check the server's log."
+                if status >= 500
+                else "The server refused the request; check the model name and the server's log.",
+                extra=extra,
+            ),
+            may_retry=status >= 500,
+            retry_after_s=retry_after_seconds(response.headers) if status >= 500 else None,
+        )
+
+    def _rate_limited(
+        self, response: httpx.Response, message: str, code: str | None, extra: dict[str, Any]
+    ) -> StatusVerdict:
+        said = f": {message}" if message else "."
+        if code == "insufficient_quota":
+            return StatusVerdict(
+                ModelWireError(
+                    ErrorCode.RATE_LIMITED,
+                    f"{self.label} says the account is out of quota{said}",
+                    "Check the plan and billing details of the account this key belongs to.",
+                    retryable=False,
+                    extra=extra,
+                ),
+                may_retry=False,
+            )
+        wait = retry_after_seconds(response.headers)
+        if wait is not None:
+            extra["retryAfterS"] = round(wait, 3)
+        for name in ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"):
+            if name in response.headers:
+                extra[_camel_header(name)] = response.headers[name]
+        if wait is not None and wait > RETRY_AFTER_CAP_S:
+            hint = f"The provider asks to wait {wait:.0f} s; try again later."
+        elif wait is not None:
+            hint = f"Wait {max(wait, 0.1):.1f} s and try again, or lower the concurrency limit."
+        else:
+            hint = "Wait a moment and try again, or lower the concurrency limit."
+        return StatusVerdict(
+            ModelWireError(
+                ErrorCode.RATE_LIMITED,
+                f"{self.label} rate-limited the request{said}",
+                hint,
+                extra=extra,
+            ),
+            may_retry=True,
+            retry_after_s=wait,
+        )
+
+    async def _offered_names(self, failed: httpx.Request) -> list[str]:
+        # Best effort, with the key of the failed request (still registered for
+        # redaction): the not-found error is right even without the list.
+        auth = failed.headers.get("authorization", "")
+        key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        try:
+            doc = await self._models_doc(key)
+        except ModelWireError:
+            return []
+        return [model.id for model in _model_list(doc)]
+
+    # --- ProviderAdapter ----------------------------------------------------------
+
+    async def health(self) -> Health:
+        checked_at = utc_now_iso()
+        try:
+            key = await self._key()
+            with self._using(key):
+                started = time.perf_counter()
+                doc = await self._models_doc(key)
+                latency_ms = (time.perf_counter() - started) * 1000.0
+        except ModelWireError as exc:
+            return Health(
+                reachable="httpStatus" in exc.extra,
+                version=None,
+                model_count=None,
+                latency_ms=None,
+                checked_at=checked_at,
+                error_code=exc.code.value,
+                error=exc.message,
+                hint=exc.hint,
+            )
+        return Health(
+            reachable=True,
+            version=None,
+            model_count=len(_model_list(doc)),
+            latency_ms=round(latency_ms, 2),
+            checked_at=checked_at,
+        )
+
+    async def list_models(self) -> list[ModelInfo]:
+        key = await self._key()
+        with self._using(key):
+            return _model_list(await self._models_doc(key))
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        key = await self._key()
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.max_tokens is not None:
+            # `max_tokens` rather than `max_completion_tokens`: every compatible server
+            # (llama.cpp, LM Studio, vLLM) understands it, and OpenAI still accepts it.
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+
+        async def make_request() -> httpx.Request:
+            return await self._request("POST", "/chat/completions", key, body=body)
+
+        finish_reason: str | None = None
+        usage = Usage()
+        done = False
+        with self._using(key):
+            async with aclosing(
+                stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
+            ) as lines:
+                async for line in lines:
+                    if isinstance(line, Loading | Retrying):
+                        yield line
+                        continue
+                    if not line.startswith("data:"):
+                        continue  # SSE comments (": ping"), event: and id: fields
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        done = True
+                        await drain(lines)
+                        break
+                    chunk = self._parse_chunk(payload)
+                    reported = chunk.get("usage")
+                    if isinstance(reported, dict):
+                        usage = Usage(
+                            prompt_tokens=_int_or_none(reported.get("prompt_tokens")),
+                            completion_tokens=_int_or_none(reported.get("completion_tokens")),
+                        )
+                    for choice in chunk.get("choices") or ():
+                        if not isinstance(choice, dict):
+                            continue
+                        delta = choice.get("delta")
+                        if isinstance(delta, dict):
+                            content = delta.get("content")
+                            if content:
+                                yield Delta(str(content))
+                        if choice.get("finish_reason"):
+                            finish_reason = str(choice["finish_reason"])
+            if not done:
+                raise ModelWireError(
+                    ErrorCode.GENERATION_FAILED,
+                    f"The answer from {self.label} ended without [DONE], so it may be incomplete.",
+                    "The server may have failed mid-answer (llama.cpp does this when the prompt "
+                    "is longer than its context); try a shorter input or check the server's "
+                    "log.",
+                )
+        yield Finish(finish_reason=finish_reason or "stop", usage=usage)
+
+    def _parse_chunk(self, payload: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise ModelWireError(
+                ErrorCode.GENERATION_FAILED,
+                f"{self.label} sent an event that is not a JSON object: {payload[:120]!r}",
+                "Check that the base URL points at an OpenAI-compatible server.",
+            )
+        if chunk.get("error"):
+            message, _ = _provider_error(payload.encode())
+            raise ModelWireError(
+                ErrorCode.GENERATION_FAILED,
+                f"{self.label} failed mid-answer: {message}",
+                "Try again; if it keeps failing, check the server's log.",
+            )
+        return chunk
+
+    async def pull_model(self, model: str) -> AsyncIterator[PullProgress]:
+        raise ModelWireError(
+            ErrorCode.UNSUPPORTED,
+            "OpenAI-compatible servers cannot pull models through the API.",
+            "Download the model with the server's own tools (LM Studio, llama.cpp, vLLM).",
+        )
+        yield  # pragma: no cover - makes this an async generator, as the interface says
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _model_list(doc: Any) -> list[ModelInfo]:
+    entries = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [
+        ModelInfo(id=str(entry["id"]), modified_at=_created_iso(entry.get("created")))
+        for entry in entries
+        if isinstance(entry, dict) and entry.get("id")
+    ]
+
+
+def _camel_header(name: str) -> str:
+    head, *rest = name.removeprefix("x-").split("-")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
