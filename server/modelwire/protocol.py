@@ -367,6 +367,7 @@ class StatusResult(WireModel):
     keyring_backend: str
     keyring_secure: bool
     storage_path: str
+    storage_error: str | None = None
     active_runs: int
     queued_runs: int
     connections: list[ConnectionLoad]

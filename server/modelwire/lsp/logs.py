@@ -1,0 +1,30 @@
+"""Every log record passes through the secret redactor before it reaches stderr."""
+
+from __future__ import annotations
+
+import logging
+
+from modelwire.errors import redact
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks may quote a provider's text; keep the type, drop the details.
+            exc = record.exc_info[1]
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            del exc
+        return True
+
+
+def install_redaction() -> None:
+    handler_filter = RedactingFilter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(handler_filter)
