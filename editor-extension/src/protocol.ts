@@ -1,0 +1,384 @@
+/**
+ * The custom wire contract, mirrored from server/modelwire/protocol.py (method names and
+ * the camelCase shapes that cross the wire) and server/modelwire/errors.py (error codes).
+ * Keep this module, those two and docs/protocol.md in step. No vscode import: pure types.
+ */
+
+export const LIST_PROVIDERS = 'modelwire/listProviders';
+export const REGISTER_PROVIDER = 'modelwire/registerProvider';
+export const LIST_CONNECTIONS = 'modelwire/listConnections';
+export const CREATE_CONNECTION = 'modelwire/createConnection';
+export const UPDATE_CONNECTION = 'modelwire/updateConnection';
+export const DELETE_CONNECTION = 'modelwire/deleteConnection';
+export const SET_SECRET = 'modelwire/setSecret';
+export const DELETE_SECRET = 'modelwire/deleteSecret';
+export const TEST_CONNECTION = 'modelwire/testConnection';
+export const LIST_MODELS = 'modelwire/listModels';
+export const PULL_MODEL = 'modelwire/pullModel';
+export const LIST_AGENTS = 'modelwire/listAgents';
+export const START_RUN = 'modelwire/startRun';
+export const CANCEL_RUN = 'modelwire/cancelRun';
+export const LIST_RUNS = 'modelwire/listRuns';
+export const GET_RUN = 'modelwire/getRun';
+export const STATUS = 'modelwire/status';
+export const RUN_EVENT = 'modelwire/runEvent';
+
+export const SETTINGS_SECTION = 'modelwire';
+
+/** JSON-RPC numeric codes the sidecar answers with (errors.py). */
+export const INVALID_PARAMS_RPC = -32602;
+export const REQUEST_CANCELLED_RPC = -32800;
+export const SERVER_ERROR_RPC = -32001;
+
+export type ProgressToken = number | string;
+
+// --- Providers ---------------------------------------------------------------------
+
+export type ProtocolKind = 'ollama' | 'openai';
+export type AuthKind = 'none' | 'apiKey';
+
+export interface Capabilities {
+  listModels: boolean;
+  pullModel: boolean;
+  streaming: boolean;
+}
+
+export interface ProviderDescriptor {
+  id: string;
+  displayName: string;
+  protocol: ProtocolKind;
+  auth: AuthKind;
+  defaultBaseUrl: string;
+  defaultModel?: string;
+  localOnly: boolean;
+  capabilities: Capabilities;
+  origin: 'core' | 'extension' | 'plugin';
+}
+
+export interface ListProvidersResult {
+  providers: ProviderDescriptor[];
+}
+
+export interface RegisterProviderParams {
+  id: string;
+  displayName: string;
+  protocol: ProtocolKind;
+  auth?: AuthKind;
+  defaultBaseUrl: string;
+  defaultModel?: string;
+  localOnly?: boolean;
+  capabilities?: Partial<Capabilities>;
+}
+
+// --- Connections -------------------------------------------------------------------
+
+export interface TimeoutSettings {
+  connectSeconds?: number;
+  firstTokenSeconds?: number;
+  idleSeconds?: number;
+  totalSeconds?: number;
+}
+
+export interface Connection {
+  id: string;
+  name: string;
+  providerId: string;
+  baseUrl: string;
+  defaultModel?: string;
+  hasSecret: boolean;
+  maxConcurrent?: number;
+  timeouts?: TimeoutSettings;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ListConnectionsParams {
+  scopeUri?: string;
+}
+
+export type DefaultSource = 'settings' | 'single' | 'fallback';
+
+export interface ListConnectionsResult {
+  connections: Connection[];
+  defaultConnectionId?: string;
+  defaultSource?: DefaultSource;
+  defaultModel?: string;
+}
+
+export interface CreateConnectionParams {
+  name: string;
+  providerId: string;
+  baseUrl?: string;
+  defaultModel?: string;
+  maxConcurrent?: number;
+  timeouts?: TimeoutSettings;
+}
+
+export interface UpdateConnectionParams {
+  id: string;
+  name?: string;
+  baseUrl?: string;
+  defaultModel?: string;
+  maxConcurrent?: number;
+  timeouts?: TimeoutSettings;
+}
+
+export interface ConnectionIdParams {
+  id: string;
+}
+
+export interface DeleteConnectionResult {
+  deleted: boolean;
+}
+
+/** Write-only: the only message that ever carries a key. Never log it. */
+export interface SetSecretParams {
+  connectionId: string;
+  secret: string;
+}
+
+export interface DeleteSecretParams {
+  connectionId: string;
+}
+
+export interface SecretResult {
+  connectionId: string;
+  hasSecret: boolean;
+}
+
+export interface TestConnectionParams {
+  connectionId: string;
+}
+
+/** `error` has the shape of an error's `data`: {code, message, hint, retryable, ...}. */
+export interface HealthResult {
+  connectionId: string;
+  reachable: boolean;
+  version?: string;
+  modelCount?: number;
+  latencyMs?: number;
+  checkedAt: string;
+  error?: ErrorData;
+}
+
+export interface ListModelsParams {
+  connectionId: string;
+  refresh?: boolean;
+}
+
+export interface ModelEntry {
+  id: string;
+  size?: number;
+  family?: string;
+  parameterSize?: string;
+  quantization?: string;
+  modifiedAt?: string;
+}
+
+export interface ListModelsResult {
+  connectionId: string;
+  models: ModelEntry[];
+  fetchedAt: string;
+  cached: boolean;
+}
+
+export interface PullModelParams {
+  connectionId: string;
+  model: string;
+  workDoneToken?: ProgressToken;
+}
+
+export interface PullModelResult {
+  connectionId: string;
+  model: string;
+  status: string;
+}
+
+// --- Agents and runs ---------------------------------------------------------------
+
+export interface AgentInfo {
+  id: string;
+  title: string;
+  description: string;
+  input: 'file' | 'selection';
+  output: 'text' | 'diagnostics';
+  origin: 'builtin' | 'workspace';
+}
+
+export interface ListAgentsParams {
+  scopeUri?: string;
+}
+
+export interface ListAgentsResult {
+  agents: AgentInfo[];
+}
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export interface StartRunParams {
+  agentId: string;
+  textDocument: { uri: string };
+  range?: Range;
+  connectionId?: string;
+  modelRef?: string;
+  workDoneToken?: ProgressToken;
+}
+
+export type RoutingSource = 'explicit' | 'settings' | 'fallback';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface Routing {
+  connectionId: string;
+  connectionName: string;
+  providerId: string;
+  modelRef: string;
+  source: RoutingSource;
+}
+
+export interface Timings {
+  queuedAt: string;
+  startedAt?: string;
+  firstTokenMs?: number;
+  totalMs?: number;
+  finishedAt?: string;
+}
+
+export interface RunUsage {
+  promptTokens?: number;
+  completionTokens?: number;
+}
+
+export interface RunRecord {
+  runId: string;
+  agentId: string;
+  uri: string;
+  routing?: Routing;
+  status: RunStatus;
+  timings: Timings;
+  usage?: RunUsage;
+  finishReason?: string;
+  errorCode?: string;
+  errorMessage?: string;
+  output: string;
+  diagnosticsCount?: number;
+}
+
+export interface CancelRunParams {
+  runId: string;
+}
+
+export interface CancelRunResult {
+  runId: string;
+  cancelled: boolean;
+}
+
+export interface ListRunsParams {
+  limit?: number;
+  uri?: string;
+  includeOutput?: boolean;
+}
+
+export interface ListRunsResult {
+  runs: RunRecord[];
+}
+
+export interface GetRunParams {
+  runId: string;
+}
+
+export interface ConnectionLoad {
+  connectionId: string;
+  connectionName: string;
+  active: number;
+  queued: number;
+  limit: number;
+  queueLimit: number;
+}
+
+export interface StatusResult {
+  version: string;
+  keyringBackend: string;
+  keyringSecure: boolean;
+  storagePath: string;
+  activeRuns: number;
+  queuedRuns: number;
+  connections: ConnectionLoad[];
+}
+
+// --- Run events (notification modelwire/runEvent) ----------------------------------
+
+interface RunEventBase {
+  runId: string;
+  seq: number;
+}
+
+export type RunEvent =
+  | (RunEventBase & { kind: 'queued'; position: number })
+  | (RunEventBase & { kind: 'started'; routing: Routing })
+  | (RunEventBase & { kind: 'loading'; waitedMs: number })
+  | (RunEventBase & { kind: 'delta'; text: string })
+  | (RunEventBase & { kind: 'retry'; reason: string; delayMs: number })
+  | (RunEventBase & {
+      kind: 'end';
+      status: RunStatus;
+      finishReason?: string;
+      usage?: RunUsage;
+      timings?: Timings;
+    })
+  | (RunEventBase & { kind: 'error'; code: string; message: string; hint?: string });
+
+export type RunEventKind = RunEvent['kind'];
+
+// --- Errors (errors.py) ------------------------------------------------------------
+
+export const ErrorCode = {
+  INVALID_PARAMS: 'INVALID_PARAMS',
+  NO_DEFAULT_CONNECTION: 'NO_DEFAULT_CONNECTION',
+  CONNECTION_NOT_FOUND: 'CONNECTION_NOT_FOUND',
+  CONNECTION_NAME_TAKEN: 'CONNECTION_NAME_TAKEN',
+  PROVIDER_NOT_FOUND: 'PROVIDER_NOT_FOUND',
+  PROVIDER_EXISTS: 'PROVIDER_EXISTS',
+  INVALID_BASE_URL: 'INVALID_BASE_URL',
+  AGENT_NOT_FOUND: 'AGENT_NOT_FOUND',
+  DOCUMENT_NOT_FOUND: 'DOCUMENT_NOT_FOUND',
+  RUN_NOT_FOUND: 'RUN_NOT_FOUND',
+  UNSUPPORTED: 'UNSUPPORTED',
+  ENDPOINT_UNREACHABLE: 'ENDPOINT_UNREACHABLE',
+  NON_LOOPBACK_REJECTED: 'NON_LOOPBACK_REJECTED',
+  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
+  AUTH_FAILED: 'AUTH_FAILED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  SECRET_MISSING: 'SECRET_MISSING',
+  KEYRING_UNAVAILABLE: 'KEYRING_UNAVAILABLE',
+  CONSENT_DENIED: 'CONSENT_DENIED',
+  MODEL_BUSY: 'MODEL_BUSY',
+  TIMEOUT: 'TIMEOUT',
+  PROMPT_TOO_LARGE: 'PROMPT_TOO_LARGE',
+  GENERATION_FAILED: 'GENERATION_FAILED',
+  GENERATION_ABORTED: 'GENERATION_ABORTED',
+  PULL_FAILED: 'PULL_FAILED',
+  STORAGE_FAILED: 'STORAGE_FAILED',
+  EMBEDDED_UNAVAILABLE: 'EMBEDDED_UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The `data` of every ModelWire JSON-RPC error. Extra keys (e.g. `choices`) may follow. */
+export interface ErrorData {
+  code: string;
+  message: string;
+  hint?: string;
+  retryable?: boolean;
+  connectionId?: string;
+  providerId?: string;
+  [extra: string]: unknown;
+}

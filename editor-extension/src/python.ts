@@ -1,0 +1,98 @@
+/**
+ * Finds the interpreter that runs the sidecar: `modelwire.server.python`, else the Python
+ * extension's active interpreter (optional), else `python3`; and checks that it can
+ * import modelwire before we try to start it. No vscode import: sources are injected.
+ */
+import { execFile } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export type InterpreterSource = 'setting' | 'python-extension' | 'default';
+
+export interface Interpreter {
+  command: string;
+  source: InterpreterSource;
+}
+
+export interface InterpreterSources {
+  /** The `modelwire.server.python` setting as written. */
+  setting: string | undefined;
+  /** The Python extension's active interpreter for the workspace, if it is installed. */
+  pythonExtension: () => Promise<string | undefined>;
+  /** For `${workspaceFolder}` and relative paths in the setting. */
+  workspaceFolder?: string;
+}
+
+export const DEFAULT_PYTHON = 'python3';
+
+/** Expand `~`, `${workspaceFolder}`, `${userHome}`; relative paths are per workspace folder. */
+export function expandSetting(value: string, workspaceFolder?: string): string {
+  let out = value.trim();
+  out = out.replace(/\$\{userHome\}/g, os.homedir());
+  if (workspaceFolder) out = out.replace(/\$\{workspaceFolder\}/g, workspaceFolder);
+  if (out === '~' || out.startsWith('~/')) out = path.join(os.homedir(), out.slice(1));
+  // A bare command name (`python3.12`) is looked up on PATH; a relative path is not.
+  if (workspaceFolder && out.includes('/') && !path.isAbsolute(out)) {
+    out = path.resolve(workspaceFolder, out);
+  }
+  return out;
+}
+
+export async function resolveInterpreter(sources: InterpreterSources): Promise<Interpreter> {
+  if (sources.setting && sources.setting.trim()) {
+    return { command: expandSetting(sources.setting, sources.workspaceFolder), source: 'setting' };
+  }
+  try {
+    const fromExtension = await sources.pythonExtension();
+    if (fromExtension) return { command: fromExtension, source: 'python-extension' };
+  } catch {
+    // The Python extension is optional; any failure there means "not available".
+  }
+  return { command: DEFAULT_PYTHON, source: 'default' };
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  /** What went wrong, for the notification's detail (stderr's last line, ENOENT, ...). */
+  detail: string;
+}
+
+export type Exec = (command: string, args: string[], timeoutMs: number) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+export const execProcess: Exec = (command, args, timeoutMs) =>
+  new Promise((resolve) => {
+    execFile(command, args, { timeout: timeoutMs, windowsHide: true }, (error, stdout, stderr) => {
+      const err = error as (NodeJS.ErrnoException & { code?: number | string }) | null;
+      if (err && typeof err.code === 'string') {
+        resolve({ code: -1, stdout: String(stdout), stderr: `${err.code}: ${err.message}` });
+      } else {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      }
+    });
+  });
+
+/** Can this interpreter run `python -m modelwire serve`? */
+export async function probeModelwire(command: string, exec: Exec = execProcess): Promise<ProbeResult> {
+  const result = await exec(command, ['-c', 'import modelwire; print(modelwire.__file__)'], 20_000);
+  if (result.code === 0) return { ok: true, detail: result.stdout.trim() };
+  const lines = (result.stderr || result.stdout).trim().split('\n');
+  return { ok: false, detail: lines[lines.length - 1] || `exit code ${result.code}` };
+}
+
+/** The notification shown when the interpreter cannot run the sidecar, with the fix. */
+export function missingModelwireMessage(interp: Interpreter, detail: string): string {
+  const where =
+    interp.source === 'setting'
+      ? 'modelwire.server.python'
+      : interp.source === 'python-extension'
+        ? "the Python extension's interpreter"
+        : 'the default python3';
+  const notFound = /ENOENT/.test(detail);
+  const problem = notFound
+    ? `ModelWire cannot start: the interpreter "${interp.command}" (${where}) was not found.`
+    : `ModelWire cannot start: "${interp.command}" (${where}) cannot import modelwire (${detail}).`;
+  return (
+    `${problem} Install it into that interpreter with "${interp.command}" -m pip install -e /path/to/modelwire, ` +
+    'or set modelwire.server.python to an interpreter that has it.'
+  );
+}

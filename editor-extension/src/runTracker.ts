@@ -1,0 +1,160 @@
+/**
+ * Follows runs this window started, fed by `modelwire/runEvent` notifications.
+ *
+ * startRun answers only when the run ends, and events carry only the run id, so a new
+ * run id is bound to the oldest of our runs still waiting for its first event: the
+ * sidecar handles one client's requests in order and emits each run's first event
+ * (`queued` or `started`) before it can start the next. The final record (or getRun)
+ * corrects a binding if that ever went wrong. Pure: no vscode import.
+ */
+import { Routing, RunEvent, RunStatus, RunUsage, Timings } from './protocol';
+
+export interface TrackedRun {
+  /** Local key, known before the sidecar names the run. */
+  readonly key: number;
+  readonly agentId: string;
+  readonly agentTitle: string;
+  readonly uri: string;
+  runId?: string;
+  routing?: Routing;
+  status: RunStatus;
+  queuePosition?: number;
+  loadingMs?: number;
+  output: string;
+  lastSeq: number;
+  finishReason?: string;
+  usage?: RunUsage;
+  timings?: Timings;
+  error?: { code: string; message: string; hint?: string };
+  cancelRequested: boolean;
+}
+
+export type RunListener = (run: TrackedRun, event: RunEvent) => void;
+
+export class RunTracker {
+  private nextKey = 1;
+  private readonly pending: TrackedRun[] = [];
+  private readonly byRunId = new Map<string, TrackedRun>();
+  private readonly active = new Set<TrackedRun>();
+  private readonly listeners = new Set<RunListener>();
+
+  begin(agentId: string, agentTitle: string, uri: string): TrackedRun {
+    const run: TrackedRun = {
+      key: this.nextKey++,
+      agentId,
+      agentTitle,
+      uri,
+      status: 'queued',
+      output: '',
+      lastSeq: -1,
+      cancelRequested: false,
+    };
+    this.pending.push(run);
+    this.active.add(run);
+    return run;
+  }
+
+  onEvent(listener: RunListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs started here that have not ended, oldest first. */
+  activeRuns(): TrackedRun[] {
+    return [...this.active].sort((a, b) => a.key - b.key);
+  }
+
+  /** Handle one `modelwire/runEvent`; events of runs we did not start are ignored. */
+  handle(event: RunEvent): TrackedRun | undefined {
+    if (!event || typeof event.runId !== 'string') return undefined;
+    let run = this.byRunId.get(event.runId);
+    if (!run) {
+      run = this.pending.shift();
+      if (!run) return undefined;
+      this.bind(run, event.runId);
+    }
+    if (typeof event.seq === 'number') {
+      if (event.seq <= run.lastSeq) return run; // duplicate or late
+      run.lastSeq = event.seq;
+    }
+    apply(run, event);
+    for (const listener of this.listeners) listener(run, event);
+    return run;
+  }
+
+  /** The sidecar's answer names the run for certain: fix the binding if it differs. */
+  settle(run: TrackedRun, runId: string | undefined): void {
+    if (runId && run.runId !== runId) {
+      const other = this.byRunId.get(runId);
+      if (other && other !== run && run.runId) {
+        // Swap: the two runs were bound the wrong way round.
+        this.bind(other, run.runId);
+      }
+      this.bind(run, runId);
+    }
+  }
+
+  /** Forget a run once its request has answered. */
+  finish(run: TrackedRun): void {
+    const index = this.pending.indexOf(run);
+    if (index >= 0) this.pending.splice(index, 1);
+    this.active.delete(run);
+    // Keep byRunId a little: late events of a finished run must not bind to a new one.
+    setTimeout(() => {
+      if (run.runId && this.byRunId.get(run.runId) === run) this.byRunId.delete(run.runId);
+    }, 60_000).unref?.();
+  }
+
+  private bind(run: TrackedRun, runId: string): void {
+    const index = this.pending.indexOf(run);
+    if (index >= 0) this.pending.splice(index, 1);
+    run.runId = runId;
+    this.byRunId.set(runId, run);
+  }
+}
+
+function apply(run: TrackedRun, event: RunEvent): void {
+  switch (event.kind) {
+    case 'queued':
+      run.status = 'queued';
+      run.queuePosition = event.position;
+      break;
+    case 'started':
+      run.status = 'running';
+      run.routing = event.routing;
+      run.queuePosition = undefined;
+      break;
+    case 'loading':
+      run.loadingMs = event.waitedMs;
+      break;
+    case 'delta':
+      run.status = 'running';
+      run.output += typeof event.text === 'string' ? event.text : '';
+      break;
+    case 'retry':
+      break;
+    case 'end':
+      run.status = event.status;
+      run.finishReason = event.finishReason;
+      run.usage = event.usage;
+      run.timings = event.timings;
+      break;
+    case 'error':
+      run.error = { code: event.code, message: event.message, hint: event.hint };
+      break;
+  }
+}
+
+/** The progress notification's message for a run's current state. */
+export function progressMessage(run: TrackedRun): string {
+  if (run.cancelRequested) return 'cancelling…';
+  if (run.status === 'queued') {
+    return run.queuePosition !== undefined ? `queued (position ${run.queuePosition})` : 'queued';
+  }
+  const where = run.routing ? `${run.routing.connectionName} · ${run.routing.modelRef}` : '';
+  if (!run.output && run.loadingMs !== undefined) {
+    return `${where} — loading the model (${Math.round(run.loadingMs / 1000)} s)`;
+  }
+  if (!run.output) return `${where} — waiting for the first token`;
+  return `${where} — streaming`;
+}
