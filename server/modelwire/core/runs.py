@@ -26,7 +26,14 @@ from modelwire.adapters.base import (
     Loading,
     Retrying,
 )
-from modelwire.core.agents import Agent, AgentCatalog, Finding, build_messages, parse_findings
+from modelwire.core.agents import (
+    Agent,
+    AgentCatalog,
+    Finding,
+    build_messages,
+    count_lines,
+    parse_findings,
+)
 from modelwire.core.backends import BackendPool
 from modelwire.core.clock import now_iso
 from modelwire.core.connections import ConnectionRegistry
@@ -311,12 +318,6 @@ class RunService:
                 req.uri, ctx.settings.limits.prompt_max_bytes
             )
             text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
-            if agent.input == "selection" and req.range is None:
-                raise ModelWireError(
-                    ErrorCode.INVALID_PARAMS,
-                    f"Agent {agent.id!r} works on a selection.",
-                    "Select some text and use Run Agent on Selection.",
-                )
             size = len(text.encode("utf-8"))
             if size > ctx.settings.limits.prompt_max_bytes:
                 raise ModelWireError(
@@ -396,7 +397,7 @@ class RunService:
                 findings, problem = parse_findings(
                     record.output,
                     line_offset=selection[0] if selection else 0,
-                    line_count=doc.text.count("\n") + 1,
+                    line_count=count_lines(text),
                 )
                 record.diagnostics_count = len(findings)
                 if ctx.publish_diagnostics is not None:
