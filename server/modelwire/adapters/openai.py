@@ -52,7 +52,7 @@ from modelwire.errors import REDACTED, ErrorCode, ModelWireError, secret_in_use
 
 # Providers echo a masked key ("sk-proj-****…abcd"); the visible head and tail are not
 # the full key, so `errors.redact` may not recognise them. Any masked token goes.
-_MASKED_TOKEN = re.compile(r"\S*\*{4,}\S*")
+_MASKED_TOKEN = re.compile(r"[\w\-]*\*{4,}[\w\-]*")
 _CONTEXT_TOO_LONG = re.compile(r"context[ _]length|maximum context|too many tokens", re.I)
 
 

@@ -127,6 +127,16 @@ def dropped_error(label: str, exc: BaseException) -> ModelWireError:
     )
 
 
+def redirect_error(label: str, response: httpx.Response) -> ModelWireError:
+    where = response.headers.get("location", "another URL")
+    return ModelWireError(
+        ErrorCode.INVALID_BASE_URL,
+        f"{label} redirected the request to {where}; ModelWire does not follow redirects.",
+        "Use the final address as the base URL (for example https:// instead of http://).",
+        extra={"httpStatus": response.status_code},
+    )
+
+
 def _exc_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -203,7 +213,7 @@ async def _open(client: httpx.AsyncClient, request: httpx.Request) -> _Opened:
     """Send, check the status, and wait for the first non-empty line of the body."""
     response = await client.send(request, stream=True)
     try:
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             body = await read_limited(response)
             await response.aclose()
             return _Opened(response, None, None, body)
@@ -303,6 +313,8 @@ async def stream_lines(
                 failure = texts.unreachable(exc)
                 may_retry = False
             else:
+                if opened.error_body is not None and opened.response.status_code < 400:
+                    raise redirect_error(texts.label, opened.response)
                 if opened.error_body is not None:
                     verdict = await texts.for_status(opened.response, opened.error_body)
                     failure = verdict.error
@@ -377,6 +389,8 @@ async def fetch_json(
             raise timeout_error(texts.label, "read", min(10.0, timeouts.idle)) from None
         except httpx.TransportError as exc:
             raise dropped_error(texts.label, exc) from None
+        if 300 <= response.status_code < 400:
+            raise redirect_error(texts.label, response)
         if response.status_code >= 400:
             raise (await texts.for_status(response, body[:MAX_ERROR_BODY])).error
         data = parse_json_body(body)
