@@ -284,9 +284,10 @@ export async function editConnection(d: Deps): Promise<void> {
           value: connection.name,
           validate: (v) => (!v.trim() ? 'Enter a name.' : undefined),
         });
-        if (!name || name.trim() === connection.name) return;
+        const oldName = connection.name;
+        if (!name || name.trim() === oldName) return;
         await d.sidecar.request(P.UPDATE_CONNECTION, { id: connection.id, name: name.trim() });
-        await renameInSettings(d.settings, connection.name, name.trim());
+        await renameInSettings(d.settings, oldName, name.trim());
         break;
       }
       case 'baseUrl': {

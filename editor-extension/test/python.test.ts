@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import * as os from 'node:os';
+import { test } from 'node:test';
+import { expandSetting, missingModelwireMessage, probeModelwire, resolveInterpreter } from '../src/python';
+
+test('the setting wins, then the Python extension, then python3', async () => {
+  const ext = async () => '/envs/py/bin/python';
+  assert.deepEqual(await resolveInterpreter({ setting: '/opt/py/bin/python', pythonExtension: ext }), { command: '/opt/py/bin/python', source: 'setting' });
+  assert.deepEqual(await resolveInterpreter({ setting: '', pythonExtension: ext }), { command: '/envs/py/bin/python', source: 'python-extension' });
+  assert.deepEqual(await resolveInterpreter({ setting: undefined, pythonExtension: async () => undefined }), { command: 'python3', source: 'default' });
+  const broken = async () => {
+    throw new Error('extension failed');
+  };
+  assert.equal((await resolveInterpreter({ setting: '', pythonExtension: broken })).source, 'default');
+});
+
+test('the setting may use ~, ${workspaceFolder} and paths relative to the folder', () => {
+  assert.equal(expandSetting('~/venv/bin/python'), `${os.homedir()}/venv/bin/python`);
+  assert.equal(expandSetting('${workspaceFolder}/.venv/bin/python', '/w'), '/w/.venv/bin/python');
+  assert.equal(expandSetting('.venv/bin/python', '/w'), '/w/.venv/bin/python');
+  assert.equal(expandSetting('python3.12', '/w'), 'python3.12');
+});
+
+test('an interpreter without modelwire gives a message with the fix', async () => {
+  const exec = async () => ({ code: 1, stdout: '', stderr: "Traceback...\nModuleNotFoundError: No module named 'modelwire'" });
+  const probe = await probeModelwire('/usr/bin/python3', exec);
+  assert.equal(probe.ok, false);
+  const message = missingModelwireMessage({ command: '/usr/bin/python3', source: 'default' }, probe.detail);
+  assert.match(message, /cannot import modelwire \(ModuleNotFoundError: No module named 'modelwire'\)/);
+  assert.match(message, /-m pip install -e \/path\/to\/modelwire/);
+  assert.match(message, /modelwire\.server\.python/);
+});
+
+test('a missing interpreter says so', async () => {
+  const probe = await probeModelwire('/nope/python');
+  assert.equal(probe.ok, false);
+  assert.match(missingModelwireMessage({ command: '/nope/python', source: 'setting' }, probe.detail), /was not found/);
+});

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RunEvent } from '../src/protocol';
+import { progressMessage, RunTracker } from '../src/runTracker';
+
+const routing = { connectionId: 'c1', connectionName: 'Local Ollama', providerId: 'ollama', modelRef: 'llama3.2', source: 'settings' as const };
+
+test('a run gets its id from its first event and accumulates deltas in order', () => {
+  const t = new RunTracker();
+  const run = t.begin('explain', 'Explain', 'file:///a.py');
+  const seen: string[] = [];
+  t.onEvent((_r, e) => seen.push(e.kind));
+  t.handle({ runId: 'r1', seq: 0, kind: 'queued', position: 0 });
+  t.handle({ runId: 'r1', seq: 1, kind: 'started', routing });
+  t.handle({ runId: 'r1', seq: 2, kind: 'delta', text: 'Hello' });
+  t.handle({ runId: 'r1', seq: 2, kind: 'delta', text: 'Hello' }); // duplicate
+  t.handle({ runId: 'r1', seq: 3, kind: 'delta', text: ', world' });
+  t.handle({ runId: 'r1', seq: 4, kind: 'end', status: 'succeeded', finishReason: 'stop' });
+  assert.equal(run.runId, 'r1');
+  assert.equal(run.output, 'Hello, world');
+  assert.equal(run.status, 'succeeded');
+  assert.deepEqual(run.routing, routing);
+  assert.deepEqual(seen, ['queued', 'started', 'delta', 'delta', 'end']);
+});
+
+test('two runs bind in request order, and the final record fixes a wrong binding', () => {
+  const t = new RunTracker();
+  const a = t.begin('explain', 'Explain', 'file:///a.py');
+  const b = t.begin('review', 'Review', 'file:///b.py');
+  t.handle({ runId: 'rB', seq: 0, kind: 'queued', position: 1 }); // arrives first
+  t.handle({ runId: 'rA', seq: 0, kind: 'started', routing });
+  assert.equal(a.runId, 'rB');
+  t.settle(a, 'rA');
+  assert.equal(a.runId, 'rA');
+  assert.equal(b.runId, 'rB');
+  t.handle({ runId: 'rB', seq: 1, kind: 'delta', text: 'for b' });
+  assert.equal(b.output, 'for b');
+});
+
+test('events of runs we did not start are ignored', () => {
+  const t = new RunTracker();
+  assert.equal(t.handle({ runId: 'other', seq: 0, kind: 'delta', text: 'x' } as RunEvent), undefined);
+  const run = t.begin('explain', 'Explain', 'file:///a.py');
+  t.finish(run);
+  assert.equal(t.handle({ runId: 'late', seq: 0, kind: 'queued', position: 0 }), undefined);
+  assert.deepEqual(t.activeRuns(), []);
+});
+
+test('the progress message follows the run', () => {
+  const t = new RunTracker();
+  const run = t.begin('explain', 'Explain', 'file:///a.py');
+  assert.equal(progressMessage(run), 'queued');
+  t.handle({ runId: 'r', seq: 0, kind: 'queued', position: 2 });
+  assert.equal(progressMessage(run), 'queued (position 2)');
+  t.handle({ runId: 'r', seq: 1, kind: 'started', routing });
+  t.handle({ runId: 'r', seq: 2, kind: 'loading', waitedMs: 3000 });
+  assert.equal(progressMessage(run), 'Local Ollama · llama3.2 — loading the model (3 s)');
+  t.handle({ runId: 'r', seq: 3, kind: 'delta', text: 'x' });
+  assert.equal(progressMessage(run), 'Local Ollama · llama3.2 — streaming');
+  run.cancelRequested = true;
+  assert.equal(progressMessage(run), 'cancelling…');
+});
