@@ -480,7 +480,7 @@ class EmbeddedServer:
             while True:
                 code = proc.poll()
                 if code is not None:
-                    tail.join(1.0)  # let the last lines of a crash arrive
+                    await asyncio.to_thread(tail.join, 1.0)  # the last lines of a crash
                     text = tail.text()
                     error = self._unavailable(
                         f"The embedded model server exited with status {code} before it "
