@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.doubles.fixtures"]
+
 IN_CI = os.environ.get("CI") == "true"
 
 

@@ -3,6 +3,7 @@ a stray print(), a C-level write to fd 1, and a child process inheriting stdout.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,14 +12,15 @@ from modelwire.lsp import server as lsp_server
 
 
 def _noisy_build(core_factory=None):  # type: ignore[no-untyped-def]
-    print("print while the server starts")  # noqa: T201  (like a chatty plugin import)
+    print("print while the server starts")  # like a chatty plugin import
     server = _original(core_factory)
 
     @server.feature("test/noise")
     async def noise(ls, params):  # type: ignore[no-untyped-def]
-        print("stray print from a handler")  # noqa: T201
+        print("stray print from a handler")
         os.write(1, b"raw write to fd 1\n")
-        subprocess.run([sys.executable, "-c", "print('child process output')"], check=True)
+        child = subprocess.Popen([sys.executable, "-c", "print('child process output')"])
+        await asyncio.to_thread(child.wait)
         return {"noisy": True}
 
     return server

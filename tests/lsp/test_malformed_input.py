@@ -7,12 +7,18 @@ from pathlib import Path
 from tests.lsp.session import sidecar
 
 
-async def test_wrong_types_missing_fields_and_non_objects_get_invalid_params(tmp_path: Path) -> None:
+async def test_wrong_types_missing_fields_and_non_objects_get_invalid_params(
+    tmp_path: Path,
+) -> None:
     cases = [
         ("modelwire/createConnection", {"name": 42, "providerId": "ollama"}, "name"),
         ("modelwire/createConnection", {"providerId": "ollama"}, "name"),
         ("modelwire/startRun", {"agentId": "explain"}, "textDocument"),
-        ("modelwire/startRun", {"agentId": "explain", "textDocument": {"uri": 7}}, "textDocument.uri"),
+        (
+            "modelwire/startRun",
+            {"agentId": "explain", "textDocument": {"uri": 7}},
+            "textDocument.uri",
+        ),
         ("modelwire/listRuns", {"limit": "ten"}, "limit"),
         ("modelwire/listRuns", {"limit": 0}, "limit"),
         ("modelwire/setSecret", {"connectionId": "x"}, "secret"),
@@ -36,6 +42,12 @@ async def test_wrong_types_missing_fields_and_non_objects_get_invalid_params(tmp
 
 async def test_unknown_ids_are_reported_with_their_code(tmp_path: Path) -> None:
     async with sidecar(tmp_path) as s:
-        assert (await s.error("modelwire/getRun", {"runId": "nope"})).data["code"] == "RUN_NOT_FOUND"
-        assert (await s.error("modelwire/deleteConnection", {"id": "nope"})).data["code"] == "CONNECTION_NOT_FOUND"
-        assert (await s.error("modelwire/cancelRun", {"runId": "nope"})).data["code"] == "RUN_NOT_FOUND"
+        assert (await s.error("modelwire/getRun", {"runId": "nope"})).data[
+            "code"
+        ] == "RUN_NOT_FOUND"
+        assert (await s.error("modelwire/deleteConnection", {"id": "nope"})).data[
+            "code"
+        ] == "CONNECTION_NOT_FOUND"
+        assert (await s.error("modelwire/cancelRun", {"runId": "nope"})).data[
+            "code"
+        ] == "RUN_NOT_FOUND"

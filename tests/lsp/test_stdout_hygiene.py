@@ -53,7 +53,11 @@ def test_prints_and_child_output_never_reach_the_protocol_stream(tmp_path: Path)
         input=requests,
         capture_output=True,
         timeout=60,
-        env={"MODELWIRE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path.cwd())},
+        env={
+            "MODELWIRE_HOME": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(Path.cwd()),
+        },
         cwd=Path.cwd(),
     )
     messages = parse_strictly(proc.stdout)
@@ -62,7 +66,11 @@ def test_prints_and_child_output_never_reach_the_protocol_stream(tmp_path: Path)
     assert by_id[3]["result"]["providers"]
     assert 4 in by_id
     stderr = proc.stderr.decode()
-    for junk in ("print while the server starts", "stray print from a handler",
-                 "raw write to fd 1", "child process output"):
+    for junk in (
+        "print while the server starts",
+        "stray print from a handler",
+        "raw write to fd 1",
+        "child process output",
+    ):
         assert junk in stderr  # it went to the log instead
         assert junk.encode() not in proc.stdout

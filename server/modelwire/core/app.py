@@ -140,7 +140,8 @@ class ModelWire:
             raise ModelWireError(
                 ErrorCode.UNSUPPORTED,
                 f"{provider.display_name} connections cannot pull models.",
-                "Pulling is an Ollama feature; for other providers, download models with their own tools.",
+                "Pulling is an Ollama feature; other providers download models with their "
+                "own tools.",
                 connection_id=conn.id,
                 provider_id=provider.id,
             )
@@ -170,5 +171,6 @@ class ModelWire:
         )
 
     async def aclose(self) -> None:
+        await self.runs.shutdown()
         await self.backends.aclose()
         self.store.close()

@@ -8,6 +8,7 @@ closed once no run uses it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -87,10 +88,9 @@ class BackendPool:
 
     @staticmethod
     def _close_later(adapter: ProviderAdapter) -> None:
-        try:
+        # No running loop means CLI teardown: the process is ending anyway.
+        with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().create_task(adapter.aclose())
-        except RuntimeError:
-            pass  # no loop (CLI teardown): the process is ending anyway
 
     def embedded_server(self) -> EmbeddedServer:
         if self._embedded is None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from modelwire.adapters.netpolicy import check_loopback_url, parse_base_url
 from modelwire.errors import ErrorCode, ModelWireError
-from modelwire.protocol import Capabilities, ProviderDescriptor, RegisterProviderParams
+from modelwire.protocol import Capabilities, Origin, ProviderDescriptor, RegisterProviderParams
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class ProviderRegistry:
         self._ensure_plugins()
         return self._add(params, origin="extension")
 
-    def _add(self, params: RegisterProviderParams, origin: str) -> ProviderDescriptor:
+    def _add(self, params: RegisterProviderParams, origin: Origin) -> ProviderDescriptor:
         if params.id in self._providers:
             raise ModelWireError(
                 ErrorCode.PROVIDER_EXISTS,
@@ -134,7 +134,7 @@ class ProviderRegistry:
             local_only=local_only,
             capabilities=params.capabilities
             or Capabilities(pull_model=params.protocol == "ollama"),
-            origin=origin,  # type: ignore[arg-type]
+            origin=origin,
         )
         self._providers[descriptor.id] = descriptor
         return descriptor

@@ -222,6 +222,14 @@ class RunService:
             active.task.cancel()
         return True
 
+    async def shutdown(self, within: float = 3.0) -> None:
+        """Cancel every run and let each record its end before the store closes."""
+        tasks = [a.task for a in self._active.values() if a.task is not None and not a.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=within)
+
     # --- records --------------------------------------------------------------------
 
     def _insert(self, record: RunRecord) -> None:
@@ -476,7 +484,8 @@ class RunService:
                 raise ModelWireError(
                     ErrorCode.SECRET_MISSING,
                     f"Connection {conn.name!r} has no API key.",
-                    "Set it with ModelWire: Edit Connection (or `modelwire connections set-secret`).",
+                    "Set it with ModelWire: Edit Connection "
+                    "(or `modelwire connections set-secret`).",
                     connection_id=conn.id,
                 )
             # A local OpenAI-compatible server (llama.cpp, LM Studio, vLLM) needs no key.

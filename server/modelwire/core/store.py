@@ -120,13 +120,15 @@ class Store:
                 f"database schema {version} is newer than this ModelWire ({SCHEMA_VERSION})"
             )
         for i in range(version, SCHEMA_VERSION):
-            db.execute("BEGIN IMMEDIATE")
+            # One script per step: schema and version bump commit together or not at
+            # all (executescript commits any open transaction first, so no BEGIN here).
             try:
-                db.executescript("SAVEPOINT m;" + _MIGRATIONS[i] + "RELEASE m;")
-                db.execute(f"PRAGMA user_version = {i + 1}")
-                db.execute("COMMIT")
+                db.executescript(
+                    f"BEGIN IMMEDIATE;{_MIGRATIONS[i]}PRAGMA user_version = {i + 1};COMMIT;"
+                )
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
         return db
 
@@ -147,14 +149,14 @@ class Store:
                 self._db.execute("COMMIT")
             except sqlite3.IntegrityError:
                 raise
-            except (sqlite3.OperationalError, OSError) as exc:
+            except (sqlite3.OperationalError, sqlite3.ProgrammingError, OSError) as exc:
                 raise storage_error(exc, self.path) from None
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return self._db.execute(sql, args).fetchall()
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, sqlite3.ProgrammingError) as exc:
                 raise storage_error(exc, self.path) from None
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int:

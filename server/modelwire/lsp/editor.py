@@ -183,13 +183,16 @@ class RunEventBridge:
             self._progress(event)
 
     def _progress(self, event: dict[str, Any]) -> None:
+        token = self.token
+        if token is None:
+            return
         kind = event["kind"]
         progress = self.ls.work_done_progress
         if not self._begun and kind in ("queued", "started"):
             self._begun = True
             progress.begin(
-                self.token,
-                lsp.WorkDoneProgressBegin(  # type: ignore[arg-type]
+                token,
+                lsp.WorkDoneProgressBegin(
                     title=self.title, cancellable=True, message="Starting…"
                 ),
             )
@@ -213,15 +216,13 @@ class RunEventBridge:
                 message = f"Generating… {self._chars} characters"
         elif kind == "end":
             progress.end(
-                self.token,
-                lsp.WorkDoneProgressEnd(  # type: ignore[arg-type]
-                    message=f"Run {event.get('status')}"
-                ),
+                token,
+                lsp.WorkDoneProgressEnd(message=f"Run {event.get('status')}"),
             )
-            progress.tokens.pop(self.token, None)  # type: ignore[arg-type]
+            progress.tokens.pop(token, None)
             return
         if message is not None:
-            progress.report(self.token, lsp.WorkDoneProgressReport(message=message))  # type: ignore[arg-type]
+            progress.report(token, lsp.WorkDoneProgressReport(message=message))
 
 
 def _plain(value: Any) -> Any:

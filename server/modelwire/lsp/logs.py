@@ -24,7 +24,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ExpectedErrorFilter(logging.Filter):
+    """pygls logs a traceback for every error answer; a ModelWireError is an expected
+    answer (logged once at INFO by the handler wrapper), not a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        data = getattr(exc, "data", None)
+        return not (isinstance(data, dict) and "code" in data and "hint" in data)
+
+
 def install_redaction() -> None:
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrorFilter())
     handler_filter = RedactingFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(handler_filter)

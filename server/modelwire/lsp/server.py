@@ -78,6 +78,8 @@ class ModelWireServer(LanguageServer):
             assert isinstance(self.protocol, ModelWireProtocol)
             self.protocol.parse_error()
             return
+        if getattr(source, "__name__", "") == "FeatureRequestError":
+            return  # already answered to the client, and logged by the handler wrapper
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
 
 
@@ -92,6 +94,7 @@ def method(
             try:
                 result = await fn(ls, decode(model, params))
             except ModelWireError as exc:
+                log.info("%s failed: %s [%s]", name, exc.message, exc.code.value)
                 raise _rpc_error(exc) from None
             return result.wire() if isinstance(result, p.WireModel) else result
 
