@@ -3,7 +3,6 @@ a stray print(), a C-level write to fd 1, and a child process inheriting stdout.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -19,8 +18,9 @@ def _noisy_build(core_factory=None):  # type: ignore[no-untyped-def]
     async def noise(ls, params):  # type: ignore[no-untyped-def]
         print("stray print from a handler")
         os.write(1, b"raw write to fd 1\n")
-        child = subprocess.Popen([sys.executable, "-c", "print('child process output')"])
-        await asyncio.to_thread(child.wait)
+        # Blocking on purpose: the test pipes every request at once and shuts down right
+        # after, so the answer must be written before the loop reads `shutdown`.
+        subprocess.run([sys.executable, "-c", "print('child process output')"], check=True)
         return {"noisy": True}
 
     return server
