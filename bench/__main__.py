@@ -1,0 +1,97 @@
+"""`python -m bench`: every benchmark, one run, JSON + Markdown reports in bench/results/.
+
+    .venv/bin/python -m bench                 # everything (about 3-5 minutes on 2 cores)
+    .venv/bin/python -m bench --only startup,routing
+    .venv/bin/python -m bench --quick         # fewer samples, a smoke test of the harness
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report, startup, streaming
+
+RESULTS = Path(__file__).with_name("results")
+ALL = ["startup", "routing", "llamacpp", "throughput", "concurrency", "memory"]
+
+
+async def _run(only: list[str], quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+
+    async def step(name: str, coro: Any) -> None:
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            results[name] = await coro
+        except Exception as exc:  # one broken benchmark must not hide the others
+            results[name] = {"error": f"{type(exc).__name__}: {exc}", "pass": False}
+        results[name]["benchSeconds"] = round(time.perf_counter() - t0, 1)
+        print(f"bench: {name} done in {results[name]['benchSeconds']} s", file=sys.stderr)
+
+    if "startup" in only:
+        await step("startup", startup.run(rounds=4 if quick else 12))
+    if "routing" in only:
+        await step("routing", streaming.routing(samples=10 if quick else 40))
+    if "llamacpp" in only:
+        await step("llamacpp", streaming.routing_llamacpp(samples=3 if quick else 8))
+    if "throughput" in only:
+        chunks = 20_000 if quick else 200_000
+        await step("throughputOllama", streaming.throughput(chunks, "ollama"))
+        await step("throughputOpenAI", streaming.throughput(chunks, "openai"))
+    if "concurrency" in only:
+        await step("concurrency50", streaming.concurrency(50))
+        await step("concurrency200", streaming.concurrency(200))
+    if "memory" in only:
+        await step("memory", streaming.memory(total=200 if quick else 1000))
+    return results
+
+
+def _machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadAverageAtStart": [round(x, 2) for x in load],
+        "commit": commit,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma list of {ALL}")
+    parser.add_argument("--quick", action="store_true", help="fewer samples (harness smoke test)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(only) - set(ALL)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {sorted(unknown)}")
+    machine = _machine()
+    t0 = time.perf_counter()
+    results = asyncio.run(_run(only, args.quick))
+    doc = {"machine": machine, "quick": args.quick, "totalSeconds": round(time.perf_counter() - t0, 1),
+           "results": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = "latest-quick" if args.quick else "latest"
+    (args.out / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(report.markdown(doc))
+    print(report.markdown(doc))
+    print(f"bench: wrote {args.out / name}.json and .md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

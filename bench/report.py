@@ -1,0 +1,124 @@
+"""The Markdown summary of one `python -m bench` run (the JSON file has everything)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _verdict(result: dict[str, Any]) -> str:
+    if "skipped" in result:
+        return "skipped"
+    if "error" in result:
+        return "ERROR"
+    if "pass" not in result:
+        return "info"
+    return "meets target" if result["pass"] else "MISSES target"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    r = doc["results"]
+    lines = [
+        "# ModelWire benchmark results",
+        "",
+        f"Commit `{m['commit']}`, {m['time']}, Python {m['python']}, {m['cpus']} CPUs, "
+        f"load average at start {m['loadAverageAtStart']}; whole run {doc['totalSeconds']} s"
+        + (" (--quick: fewer samples)" if doc.get("quick") else "")
+        + ".",
+        "Reproduce: `.venv/bin/python -m bench` (or `bench/run`).",
+        "",
+        "| benchmark | figure | baseline (same run) | target | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+
+    def row(name: str, figure: str, baseline: str, target: str, result: dict[str, Any]) -> None:
+        lines.append(f"| {name} | {figure} | {baseline} | {target} | {_verdict(result)} |")
+
+    if s := r.get("startup"):
+        if "error" in s:
+            row("startup", s["error"], "", "", s)
+        else:
+            med = s["medianSeconds"]
+            row(
+                "startup: spawn → initialize result",
+                f"modelwire {med['modelwire'] * 1000:.0f} ms "
+                f"(×{s['ratioModelwireToBarePygls']} of bare pygls)",
+                f"bare pygls {med['barePygls'] * 1000:.0f} ms; `python -c pass` "
+                f"{med['pythonPass'] * 1000:.0f} ms",
+                "≤ 1.15× bare pygls",
+                s,
+            )
+    if s := r.get("routing"):
+        if "error" in s:
+            row("routing overhead", s["error"], "", "", s)
+        else:
+            med = s["medianMs"]
+            row(
+                "routing: time to first delta (Ollama double)",
+                f"sidecar {med['sidecarLocalhost']:.2f} ms (localhost), "
+                f"{med['sidecar127']:.2f} ms (127.0.0.1)",
+                f"direct httpx {med['directHttpx']:.2f} ms → overhead "
+                f"+{s['overheadMs']['localhost']:.2f} ms",
+                "≤ +2 ms median",
+                s,
+            )
+    if s := r.get("llamacpp"):
+        if "medianMs" in s:
+            row(
+                "routing: time to first delta (real llama.cpp, SmolLM2-135M)",
+                f"sidecar {s['medianMs']['sidecar']:.1f} ms",
+                f"direct httpx {s['medianMs']['directHttpx']:.1f} ms → "
+                f"{s['overheadMs']:+.1f} ms",
+                "(scale only)",
+                {"pass": True} if "pass" not in s else s,
+            )
+        else:
+            row("routing vs llama.cpp", s.get("skipped") or s.get("error", ""), "", "", s)
+    for key, label in (("throughputOllama", "Ollama NDJSON"), ("throughputOpenAI", "OpenAI SSE")):
+        if s := r.get(key):
+            if "error" in s:
+                row(f"throughput ({label})", s["error"], "", "", s)
+                continue
+            row(
+                f"throughput ({label}), fast double",
+                f"{s['deltasPerSecond']:,} source deltas/s; "
+                f"{s['sidecarCpuMicrosecondsPerDelta']} µs sidecar CPU per delta",
+                f"{s['sourceDeltasDelivered']:,}/{s['sourceDeltasSent']:,} delivered in "
+                f"{s['deltaEvents']:,} events ({s['sourceDeltasPerEvent']} per event)",
+                "≥ 20,000/s",
+                s,
+            )
+    for key in ("concurrency50", "concurrency200"):
+        if s := r.get(key):
+            if "error" in s:
+                row(key, s["error"], "", "", s)
+                continue
+            lc = s["listConnectionsMs"]
+            lag = s["eventLoopLagMs"]
+            row(
+                f"concurrency: {s['runs']} runs over {s['connections']} connections",
+                f"listConnections p50 {lc['loadedP50']:.2f} / p99 {lc['loadedP99']:.2f} ms; "
+                f"loop lag p50 {lag['lagP50']:.2f} / p99 {lag['lagP99']:.2f} ms; "
+                f"RSS peak {s['sidecarRssMb']['peak']} MB; {s['succeeded']}/{s['runs']} succeeded",
+                f"idle: listConnections p50 {lc['idleP50']:.2f} ms; RSS "
+                f"{s['sidecarRssMb']['idle']} MB",
+                "all succeed",
+                s,
+            )
+    if s := r.get("memory"):
+        if "error" in s:
+            row("memory", s["error"], "", "", s)
+        else:
+            samples = s["rssMbAfterRuns"]
+            first_key, last_key = next(iter(samples)), list(samples)[-1]
+            row(
+                f"memory: {s['runs']} runs",
+                f"RSS {samples[last_key]} MB after {last_key} runs "
+                f"({s['growthAfterFirst100']} vs after {first_key}; "
+                f"{s['slopeKbPerRun']} KB/run)",
+                f"idle {s['idleRssMb']} MB",
+                "≤ +10 %",
+                s,
+            )
+    lines += ["", "Definitions and raw samples: the JSON file beside this one.", ""]
+    return "\n".join(lines)
