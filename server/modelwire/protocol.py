@@ -12,28 +12,64 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-# --- Method names -------------------------------------------------------------------
-
-LIST_PROVIDERS = "modelwire/listProviders"
-REGISTER_PROVIDER = "modelwire/registerProvider"
-LIST_CONNECTIONS = "modelwire/listConnections"
-CREATE_CONNECTION = "modelwire/createConnection"
-UPDATE_CONNECTION = "modelwire/updateConnection"
-DELETE_CONNECTION = "modelwire/deleteConnection"
-SET_SECRET = "modelwire/setSecret"
-DELETE_SECRET = "modelwire/deleteSecret"
-TEST_CONNECTION = "modelwire/testConnection"
-LIST_MODELS = "modelwire/listModels"
-PULL_MODEL = "modelwire/pullModel"
-LIST_AGENTS = "modelwire/listAgents"
-START_RUN = "modelwire/startRun"
-CANCEL_RUN = "modelwire/cancelRun"
-LIST_RUNS = "modelwire/listRuns"
-GET_RUN = "modelwire/getRun"
-STATUS = "modelwire/status"
-RUN_EVENT = "modelwire/runEvent"
-
-SETTINGS_SECTION = "modelwire"
+# Method names live in modelwire.methods (no pydantic); re-exported for one import.
+from modelwire.methods import (
+    CANCEL_RUN as CANCEL_RUN,
+)
+from modelwire.methods import (
+    CREATE_CONNECTION as CREATE_CONNECTION,
+)
+from modelwire.methods import (
+    DELETE_CONNECTION as DELETE_CONNECTION,
+)
+from modelwire.methods import (
+    DELETE_SECRET as DELETE_SECRET,
+)
+from modelwire.methods import (
+    GET_RUN as GET_RUN,
+)
+from modelwire.methods import (
+    LIST_AGENTS as LIST_AGENTS,
+)
+from modelwire.methods import (
+    LIST_CONNECTIONS as LIST_CONNECTIONS,
+)
+from modelwire.methods import (
+    LIST_MODELS as LIST_MODELS,
+)
+from modelwire.methods import (
+    LIST_PROVIDERS as LIST_PROVIDERS,
+)
+from modelwire.methods import (
+    LIST_RUNS as LIST_RUNS,
+)
+from modelwire.methods import (
+    PULL_MODEL as PULL_MODEL,
+)
+from modelwire.methods import (
+    REGISTER_PROVIDER as REGISTER_PROVIDER,
+)
+from modelwire.methods import (
+    RUN_EVENT as RUN_EVENT,
+)
+from modelwire.methods import (
+    SET_SECRET as SET_SECRET,
+)
+from modelwire.methods import (
+    SETTINGS_SECTION as SETTINGS_SECTION,
+)
+from modelwire.methods import (
+    START_RUN as START_RUN,
+)
+from modelwire.methods import (
+    STATUS as STATUS,
+)
+from modelwire.methods import (
+    TEST_CONNECTION as TEST_CONNECTION,
+)
+from modelwire.methods import (
+    UPDATE_CONNECTION as UPDATE_CONNECTION,
+)
 
 
 class WireModel(BaseModel):

@@ -192,9 +192,7 @@ class RunEventBridge:
             self._begun = True
             progress.begin(
                 token,
-                lsp.WorkDoneProgressBegin(
-                    title=self.title, cancellable=True, message="Starting…"
-                ),
+                lsp.WorkDoneProgressBegin(title=self.title, cancellable=True, message="Starting…"),
             )
         if not self._begun:
             return

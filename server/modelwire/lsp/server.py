@@ -1,61 +1,34 @@
-"""The LSP front door: decode params, call the core, encode results. No business logic."""
+"""The LSP front door: the pygls server, its lifecycle, and lazy dispatch.
+
+Only what `initialize` needs is imported at start-up (pygls, lsprotocol); the custom
+handlers, pydantic models and the core load on first use. Spawn → `initialize` result
+is then what a bare pygls server costs (bench/: startup).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
-from pydantic import ValidationError
-from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from modelwire import __version__
-from modelwire import protocol as p
-from modelwire.core.app import ModelWire
-from modelwire.core.runs import RunRequest
-from modelwire.errors import ModelWireError, invalid_params
-from modelwire.lsp.editor import EditorBridge, RunEventBridge
+from modelwire import __version__, methods
 from modelwire.lsp.jsonrpc import ModelWireProtocol
+
+if TYPE_CHECKING:
+    from modelwire.core.app import ModelWire
+    from modelwire.lsp.editor import EditorBridge
 
 log = logging.getLogger(__name__)
 
-P = TypeVar("P", bound=p.Params)
-Handler = Callable[["ModelWireServer", Any], Awaitable[Any]]
-
-
-def _rpc_error(exc: ModelWireError) -> JsonRpcException:
-    return JsonRpcException(message=exc.message, code=exc.rpc_code, data=exc.to_data())
-
-
-def describe_validation(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(x) for x in err["loc"]) or "params"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
-def decode(model: type[P], params: Any) -> P:
-    """Params → typed model, or a -32602 naming the field and the reason."""
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise invalid_params(f"params must be an object, not {type(params).__name__}.")
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        raise invalid_params(f"Invalid params: {describe_validation(exc)}.") from None
-
 
 class ModelWireServer(LanguageServer):
-    """pygls server holding the core and the editor bridge."""
+    """pygls server holding the core and the editor bridge, both created on first use."""
 
-    def __init__(self, core_factory: Callable[[], ModelWire]) -> None:
+    def __init__(self, core_factory: Callable[[], ModelWire] | None = None) -> None:
         super().__init__(
             "modelwire",
             __version__,
@@ -64,14 +37,27 @@ class ModelWireServer(LanguageServer):
         )
         self._core_factory = core_factory
         self._core: ModelWire | None = None
-        self.editor = EditorBridge(self)
+        self._editor: EditorBridge | None = None
+        self.initialization_options: Any = None
         self.run_tokens: dict[int | str, str] = {}
 
     @property
     def core(self) -> ModelWire:
         if self._core is None:
+            if self._core_factory is None:
+                from modelwire.core.app import ModelWire
+
+                self._core_factory = ModelWire
             self._core = self._core_factory()
         return self._core
+
+    @property
+    def editor(self) -> EditorBridge:
+        if self._editor is None:
+            from modelwire.lsp.editor import EditorBridge
+
+            self._editor = EditorBridge(self)
+        return self._editor
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
@@ -83,36 +69,36 @@ class ModelWireServer(LanguageServer):
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
 
 
-def method(
-    server: ModelWireServer, name: str, model: type[P]
-) -> Callable[[Callable[[ModelWireServer, P], Awaitable[Any]]], None]:
-    """Register a custom request: typed params in, camelCase dict out, errors mapped."""
+CUSTOM_REQUESTS = tuple(
+    value
+    for name, value in vars(methods).items()
+    if name.isupper()
+    and isinstance(value, str)
+    and value.startswith("modelwire/")
+    and value != methods.RUN_EVENT
+)
 
-    def register(fn: Callable[[ModelWireServer, P], Awaitable[Any]]) -> None:
-        @wraps(fn)
-        async def handler(ls: ModelWireServer, params: Any) -> Any:
-            try:
-                result = await fn(ls, decode(model, params))
-            except ModelWireError as exc:
-                log.info("%s failed: %s [%s]", name, exc.message, exc.code.value)
-                raise _rpc_error(exc) from None
-            return result.wire() if isinstance(result, p.WireModel) else result
 
-        server.feature(name)(handler)
+def _lazy(name: str) -> Callable[[ModelWireServer, Any], Awaitable[Any]]:
+    async def dispatch(ls: ModelWireServer, params: Any) -> Any:
+        from modelwire.lsp.handlers import HANDLERS
 
-    return register
+        return await HANDLERS[name](ls, params)
+
+    dispatch.__name__ = dispatch.__qualname__ = "handle_" + name.rsplit("/", 1)[-1]
+    return dispatch
 
 
 def build_server(core_factory: Callable[[], ModelWire] | None = None) -> ModelWireServer:
-    server = ModelWireServer(core_factory or ModelWire)
+    server = ModelWireServer(core_factory)
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: ModelWireServer, params: lsp.InitializeParams) -> None:
+        ls.initialization_options = params.initialization_options
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: ModelWireServer, params: lsp.InitializedParams) -> None:
-        ls.editor.set_initial(
-            ls.protocol.initialization_options
-            if hasattr(ls.protocol, "initialization_options")
-            else None
-        )
+        ls.editor.set_initial(ls.initialization_options)
         core = ls.core  # open the store now, not on the first request
         if core.store.degraded_reason:
             ls.window_show_message(
@@ -146,220 +132,8 @@ def build_server(core_factory: Callable[[], ModelWire] | None = None) -> ModelWi
         if run_id:
             ls.core.runs.cancel(run_id)
 
-    # --- providers ------------------------------------------------------------------
-
-    @method(server, p.LIST_PROVIDERS, p.ListProvidersParams)
-    async def list_providers(
-        ls: ModelWireServer, params: p.ListProvidersParams
-    ) -> p.ListProvidersResult:
-        return p.ListProvidersResult(providers=ls.core.providers.list())
-
-    @method(server, p.REGISTER_PROVIDER, p.RegisterProviderParams)
-    async def register_provider(
-        ls: ModelWireServer, params: p.RegisterProviderParams
-    ) -> p.ProviderDescriptor:
-        return ls.core.providers.register(params)
-
-    # --- connections ----------------------------------------------------------------
-
-    @method(server, p.LIST_CONNECTIONS, p.ListConnectionsParams)
-    async def list_connections(
-        ls: ModelWireServer, params: p.ListConnectionsParams
-    ) -> p.ListConnectionsResult:
-        from modelwire.core.routing import resolve_connection
-
-        folder = (
-            ls.editor.folder_for(params.scope_uri)
-            if params.scope_uri
-            else ls.editor.folder_for(None)
-        )
-        settings = await ls.editor.settings_for(folder or params.scope_uri)
-        result = p.ListConnectionsResult(
-            connections=ls.core.connections.list(), default_model=settings.default_model
-        )
-        try:
-            conn, source, _ = resolve_connection(
-                connection_id=None,
-                model_ref=None,
-                settings=settings,
-                connections=ls.core.connections,
-            )
-            result.default_connection_id = conn.id
-            result.default_source = (
-                "single"
-                if source == "fallback" and conn.provider_id != "embedded"
-                else ("fallback" if source == "fallback" else "settings")
-            )
-        except ModelWireError:
-            pass  # no default for this scope: the list is still useful
-        return result
-
-    @method(server, p.CREATE_CONNECTION, p.CreateConnectionParams)
-    async def create_connection(
-        ls: ModelWireServer, params: p.CreateConnectionParams
-    ) -> p.Connection:
-        return await asyncio.to_thread(ls.core.connections.create, params)  # DNS check may block
-
-    @method(server, p.UPDATE_CONNECTION, p.UpdateConnectionParams)
-    async def update_connection(
-        ls: ModelWireServer, params: p.UpdateConnectionParams
-    ) -> p.Connection:
-        return await asyncio.to_thread(ls.core.connections.update, params)
-
-    @method(server, p.DELETE_CONNECTION, p.ConnectionIdParams)
-    async def delete_connection(
-        ls: ModelWireServer, params: p.ConnectionIdParams
-    ) -> p.DeleteConnectionResult:
-        deleted = await asyncio.to_thread(ls.core.connections.delete, params.id)
-        return p.DeleteConnectionResult(deleted=deleted)
-
-    @method(server, p.SET_SECRET, p.SetSecretParams)
-    async def set_secret(ls: ModelWireServer, params: p.SetSecretParams) -> p.SecretResult:
-        conn = await asyncio.to_thread(
-            ls.core.connections.set_secret, params.connection_id, params.secret
-        )
-        ls.core.secrets.audit(
-            connection_id=conn.id,
-            purpose="setSecret",
-            decision="stored",
-            requester=ls.editor.requester(None),
-        )
-        return p.SecretResult(connection_id=conn.id, has_secret=conn.has_secret)
-
-    @method(server, p.DELETE_SECRET, p.DeleteSecretParams)
-    async def delete_secret(ls: ModelWireServer, params: p.DeleteSecretParams) -> p.SecretResult:
-        conn = await asyncio.to_thread(ls.core.connections.delete_secret, params.connection_id)
-        ls.core.secrets.audit(
-            connection_id=conn.id,
-            purpose="deleteSecret",
-            decision="deleted",
-            requester=ls.editor.requester(None),
-        )
-        return p.SecretResult(connection_id=conn.id, has_secret=conn.has_secret)
-
-    @method(server, p.TEST_CONNECTION, p.TestConnectionParams)
-    async def test_connection(
-        ls: ModelWireServer, params: p.TestConnectionParams
-    ) -> p.HealthResult:
-        settings = await ls.editor.settings_for(None)
-        return await ls.core.test_connection(
-            params.connection_id, settings, ls.editor.requester(None)
-        )
-
-    @method(server, p.LIST_MODELS, p.ListModelsParams)
-    async def list_models(ls: ModelWireServer, params: p.ListModelsParams) -> p.ListModelsResult:
-        settings = await ls.editor.settings_for(None)
-        return await ls.core.list_models(
-            params.connection_id, settings, params.refresh, ls.editor.requester(None)
-        )
-
-    @method(server, p.PULL_MODEL, p.PullModelParams)
-    async def pull_model(ls: ModelWireServer, params: p.PullModelParams) -> p.PullModelResult:
-        settings = await ls.editor.settings_for(None)
-        token = params.work_done_token
-        progress = ls.work_done_progress
-        if token is not None:
-            progress.begin(
-                token,
-                lsp.WorkDoneProgressBegin(
-                    title=f"Pulling {params.model}", cancellable=False, percentage=0
-                ),
-            )
-
-        def on_progress(status: str, completed: int | None, total: int | None) -> None:
-            if token is None:
-                return
-            pct = int(completed * 100 / total) if completed is not None and total else None
-            progress.report(token, lsp.WorkDoneProgressReport(message=status, percentage=pct))
-
-        try:
-            result = await ls.core.pull_model(
-                params.connection_id, params.model, settings, on_progress
-            )
-        finally:
-            if token is not None:
-                progress.end(token, lsp.WorkDoneProgressEnd(message="done"))
-                progress.tokens.pop(token, None)
-        return result
-
-    # --- agents and runs ------------------------------------------------------------
-
-    @method(server, p.LIST_AGENTS, p.ListAgentsParams)
-    async def list_agents(ls: ModelWireServer, params: p.ListAgentsParams) -> p.ListAgentsResult:
-        folder = ls.editor.folder_path(ls.editor.folder_for(params.scope_uri))
-        agents = await asyncio.to_thread(ls.core.agents.list, folder)
-        return p.ListAgentsResult(
-            agents=[
-                p.AgentInfo(
-                    id=a.id,
-                    title=a.title,
-                    description=a.description,
-                    input=a.input,
-                    output=a.output,
-                    origin=a.origin,
-                )
-                for a in agents
-            ]
-        )
-
-    @method(server, p.START_RUN, p.StartRunParams)
-    async def start_run(ls: ModelWireServer, params: p.StartRunParams) -> p.RunRecord:
-        from modelwire.core.runs import RunContext
-
-        uri = params.text_document.uri
-        folder_uri = ls.editor.folder_for(uri)
-        settings = await ls.editor.settings_for(folder_uri or uri)
-        sink = RunEventBridge(ls, params.work_done_token, f"ModelWire: {params.agent_id}")
-        ctx = RunContext(
-            requester=ls.editor.requester(folder_uri),
-            settings=settings,
-            folder=ls.editor.folder_path(folder_uri),
-            emit=sink,
-            document=ls.editor.document,
-            consent=ls.editor.consent,
-            publish_diagnostics=ls.editor.publish_findings,
-        )
-        token = params.work_done_token
-
-        def remember_token(event: dict[str, Any]) -> None:
-            if token is not None and event.get("kind") in ("queued", "started"):
-                ls.run_tokens[token] = event["runId"]
-            sink(event)
-
-        ctx.emit = remember_token
-        try:
-            return await ls.core.runs.start(
-                RunRequest(
-                    agent_id=params.agent_id,
-                    uri=uri,
-                    range=params.range,
-                    connection_id=params.connection_id,
-                    model_ref=params.model_ref,
-                ),
-                ctx,
-            )
-        finally:
-            if token is not None:
-                ls.run_tokens.pop(token, None)
-
-    @method(server, p.CANCEL_RUN, p.CancelRunParams)
-    async def cancel_run(ls: ModelWireServer, params: p.CancelRunParams) -> p.CancelRunResult:
-        return p.CancelRunResult(run_id=params.run_id, cancelled=ls.core.runs.cancel(params.run_id))
-
-    @method(server, p.LIST_RUNS, p.ListRunsParams)
-    async def list_runs(ls: ModelWireServer, params: p.ListRunsParams) -> p.ListRunsResult:
-        return p.ListRunsResult(
-            runs=ls.core.runs.list(params.limit, params.uri, params.include_output)
-        )
-
-    @method(server, p.GET_RUN, p.GetRunParams)
-    async def get_run(ls: ModelWireServer, params: p.GetRunParams) -> p.RunRecord:
-        return ls.core.runs.get(params.run_id)
-
-    @method(server, p.STATUS, p.StatusParams)
-    async def status(ls: ModelWireServer, params: p.StatusParams) -> p.StatusResult:
-        return await asyncio.to_thread(ls.core.status)
-
+    for name in CUSTOM_REQUESTS:
+        server.feature(name)(_lazy(name))
     return server
 
 

@@ -1,0 +1,293 @@
+"""The custom `modelwire/*` handlers: decode params, call the core, encode results.
+
+Loaded on the first custom request (see `modelwire.lsp.server`), so pydantic models and
+the core are not imported before `initialize` is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from lsprotocol import types as lsp
+from pydantic import ValidationError
+from pygls.exceptions import JsonRpcException
+
+from modelwire import protocol as p
+from modelwire.core.runs import RunContext, RunRequest
+from modelwire.errors import ModelWireError, invalid_params
+from modelwire.lsp.editor import RunEventBridge
+from modelwire.lsp.server import ModelWireServer
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=p.Params)
+Handler = Callable[[ModelWireServer, Any], Awaitable[Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def _rpc_error(exc: ModelWireError) -> JsonRpcException:
+    return JsonRpcException(message=exc.message, code=exc.rpc_code, data=exc.to_data())
+
+
+def describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(x) for x in err["loc"]) or "params"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def decode(model: type[P], params: Any) -> P:
+    """Params → typed model, or a -32602 naming the field and the reason."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise invalid_params(f"params must be an object, not {type(params).__name__}.")
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise invalid_params(f"Invalid params: {describe_validation(exc)}.") from None
+
+
+def method(
+    name: str, model: type[P]
+) -> Callable[[Callable[[ModelWireServer, P], Awaitable[Any]]], Handler]:
+    """Register a custom request: typed params in, camelCase dict out, errors mapped."""
+
+    def register(fn: Callable[[ModelWireServer, P], Awaitable[Any]]) -> Handler:
+        @wraps(fn)
+        async def handler(ls: ModelWireServer, params: Any) -> Any:
+            try:
+                result = await fn(ls, decode(model, params))
+            except ModelWireError as exc:
+                log.info("%s failed: %s [%s]", name, exc.message, exc.code.value)
+                raise _rpc_error(exc) from None
+            return result.wire() if isinstance(result, p.WireModel) else result
+
+        HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+# --- providers ------------------------------------------------------------------
+
+
+@method(p.LIST_PROVIDERS, p.ListProvidersParams)
+async def list_providers(
+    ls: ModelWireServer, params: p.ListProvidersParams
+) -> p.ListProvidersResult:
+    return p.ListProvidersResult(providers=ls.core.providers.list())
+
+
+@method(p.REGISTER_PROVIDER, p.RegisterProviderParams)
+async def register_provider(
+    ls: ModelWireServer, params: p.RegisterProviderParams
+) -> p.ProviderDescriptor:
+    return ls.core.providers.register(params)
+
+
+# --- connections ----------------------------------------------------------------
+
+
+@method(p.LIST_CONNECTIONS, p.ListConnectionsParams)
+async def list_connections(
+    ls: ModelWireServer, params: p.ListConnectionsParams
+) -> p.ListConnectionsResult:
+    from modelwire.core.routing import resolve_connection
+
+    folder = (
+        ls.editor.folder_for(params.scope_uri) if params.scope_uri else ls.editor.folder_for(None)
+    )
+    settings = await ls.editor.settings_for(folder or params.scope_uri)
+    result = p.ListConnectionsResult(
+        connections=ls.core.connections.list(), default_model=settings.default_model
+    )
+    try:
+        conn, source, _ = resolve_connection(
+            connection_id=None,
+            model_ref=None,
+            settings=settings,
+            connections=ls.core.connections,
+        )
+        result.default_connection_id = conn.id
+        result.default_source = (
+            "single"
+            if source == "fallback" and conn.provider_id != "embedded"
+            else ("fallback" if source == "fallback" else "settings")
+        )
+    except ModelWireError:
+        pass  # no default for this scope: the list is still useful
+    return result
+
+
+@method(p.CREATE_CONNECTION, p.CreateConnectionParams)
+async def create_connection(ls: ModelWireServer, params: p.CreateConnectionParams) -> p.Connection:
+    return await asyncio.to_thread(ls.core.connections.create, params)  # DNS check may block
+
+
+@method(p.UPDATE_CONNECTION, p.UpdateConnectionParams)
+async def update_connection(ls: ModelWireServer, params: p.UpdateConnectionParams) -> p.Connection:
+    return await asyncio.to_thread(ls.core.connections.update, params)
+
+
+@method(p.DELETE_CONNECTION, p.ConnectionIdParams)
+async def delete_connection(
+    ls: ModelWireServer, params: p.ConnectionIdParams
+) -> p.DeleteConnectionResult:
+    deleted = await asyncio.to_thread(ls.core.connections.delete, params.id)
+    return p.DeleteConnectionResult(deleted=deleted)
+
+
+@method(p.SET_SECRET, p.SetSecretParams)
+async def set_secret(ls: ModelWireServer, params: p.SetSecretParams) -> p.SecretResult:
+    conn = await asyncio.to_thread(
+        ls.core.connections.set_secret, params.connection_id, params.secret
+    )
+    ls.core.secrets.audit(
+        connection_id=conn.id,
+        purpose="setSecret",
+        decision="stored",
+        requester=ls.editor.requester(None),
+    )
+    return p.SecretResult(connection_id=conn.id, has_secret=conn.has_secret)
+
+
+@method(p.DELETE_SECRET, p.DeleteSecretParams)
+async def delete_secret(ls: ModelWireServer, params: p.DeleteSecretParams) -> p.SecretResult:
+    conn = await asyncio.to_thread(ls.core.connections.delete_secret, params.connection_id)
+    ls.core.secrets.audit(
+        connection_id=conn.id,
+        purpose="deleteSecret",
+        decision="deleted",
+        requester=ls.editor.requester(None),
+    )
+    return p.SecretResult(connection_id=conn.id, has_secret=conn.has_secret)
+
+
+@method(p.TEST_CONNECTION, p.TestConnectionParams)
+async def test_connection(ls: ModelWireServer, params: p.TestConnectionParams) -> p.HealthResult:
+    settings = await ls.editor.settings_for(None)
+    return await ls.core.test_connection(params.connection_id, settings, ls.editor.requester(None))
+
+
+@method(p.LIST_MODELS, p.ListModelsParams)
+async def list_models(ls: ModelWireServer, params: p.ListModelsParams) -> p.ListModelsResult:
+    settings = await ls.editor.settings_for(None)
+    return await ls.core.list_models(
+        params.connection_id, settings, params.refresh, ls.editor.requester(None)
+    )
+
+
+@method(p.PULL_MODEL, p.PullModelParams)
+async def pull_model(ls: ModelWireServer, params: p.PullModelParams) -> p.PullModelResult:
+    settings = await ls.editor.settings_for(None)
+    token = params.work_done_token
+    progress = ls.work_done_progress
+    if token is not None:
+        progress.begin(
+            token,
+            lsp.WorkDoneProgressBegin(
+                title=f"Pulling {params.model}", cancellable=False, percentage=0
+            ),
+        )
+
+    def on_progress(status: str, completed: int | None, total: int | None) -> None:
+        if token is None:
+            return
+        pct = int(completed * 100 / total) if completed is not None and total else None
+        progress.report(token, lsp.WorkDoneProgressReport(message=status, percentage=pct))
+
+    try:
+        result = await ls.core.pull_model(params.connection_id, params.model, settings, on_progress)
+    finally:
+        if token is not None:
+            progress.end(token, lsp.WorkDoneProgressEnd(message="done"))
+            progress.tokens.pop(token, None)
+    return result
+
+
+# --- agents and runs ------------------------------------------------------------
+
+
+@method(p.LIST_AGENTS, p.ListAgentsParams)
+async def list_agents(ls: ModelWireServer, params: p.ListAgentsParams) -> p.ListAgentsResult:
+    folder = ls.editor.folder_path(ls.editor.folder_for(params.scope_uri))
+    agents = await asyncio.to_thread(ls.core.agents.list, folder)
+    return p.ListAgentsResult(
+        agents=[
+            p.AgentInfo(
+                id=a.id,
+                title=a.title,
+                description=a.description,
+                input=a.input,
+                output=a.output,
+                origin=a.origin,
+            )
+            for a in agents
+        ]
+    )
+
+
+@method(p.START_RUN, p.StartRunParams)
+async def start_run(ls: ModelWireServer, params: p.StartRunParams) -> p.RunRecord:
+
+    uri = params.text_document.uri
+    folder_uri = ls.editor.folder_for(uri)
+    settings = await ls.editor.settings_for(folder_uri or uri)
+    sink = RunEventBridge(ls, params.work_done_token, f"ModelWire: {params.agent_id}")
+    ctx = RunContext(
+        requester=ls.editor.requester(folder_uri),
+        settings=settings,
+        folder=ls.editor.folder_path(folder_uri),
+        emit=sink,
+        document=ls.editor.document,
+        consent=ls.editor.consent,
+        publish_diagnostics=ls.editor.publish_findings,
+    )
+    token = params.work_done_token
+
+    def remember_token(event: dict[str, Any]) -> None:
+        if token is not None and event.get("kind") in ("queued", "started"):
+            ls.run_tokens[token] = event["runId"]
+        sink(event)
+
+    ctx.emit = remember_token
+    try:
+        return await ls.core.runs.start(
+            RunRequest(
+                agent_id=params.agent_id,
+                uri=uri,
+                range=params.range,
+                connection_id=params.connection_id,
+                model_ref=params.model_ref,
+            ),
+            ctx,
+        )
+    finally:
+        if token is not None:
+            ls.run_tokens.pop(token, None)
+
+
+@method(p.CANCEL_RUN, p.CancelRunParams)
+async def cancel_run(ls: ModelWireServer, params: p.CancelRunParams) -> p.CancelRunResult:
+    return p.CancelRunResult(run_id=params.run_id, cancelled=ls.core.runs.cancel(params.run_id))
+
+
+@method(p.LIST_RUNS, p.ListRunsParams)
+async def list_runs(ls: ModelWireServer, params: p.ListRunsParams) -> p.ListRunsResult:
+    return p.ListRunsResult(runs=ls.core.runs.list(params.limit, params.uri, params.include_output))
+
+
+@method(p.GET_RUN, p.GetRunParams)
+async def get_run(ls: ModelWireServer, params: p.GetRunParams) -> p.RunRecord:
+    return ls.core.runs.get(params.run_id)
+
+
+@method(p.STATUS, p.StatusParams)
+async def status(ls: ModelWireServer, params: p.StatusParams) -> p.StatusResult:
+    return await asyncio.to_thread(ls.core.status)
