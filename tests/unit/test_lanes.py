@@ -155,11 +155,6 @@ async def test_a_slot_reaching_a_run_just_cancelled_passes_to_the_next() -> None
     assert (lane.active, lane.queued) == (1, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Lane.acquire's cancel path calls waiters.remove() on a waiter that "
-    "release() already popped (ValueError instead of CancelledError)",
-)
 async def test_a_queued_run_cancelled_just_before_a_release_still_ends_cancelled() -> None:
     # What shutdown() does: cancel every task, and the running one releases its slot
     # before the queued one has woken up to notice its cancellation.
@@ -191,11 +186,6 @@ async def test_raising_the_limit_admits_waiting_runs_at_once() -> None:
     assert runs[2].position == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Lane.release hands the slot to a waiter even when a lowered limit "
-    "is already exceeded, so active stays above the new limit",
-)
 async def test_lowering_the_limit_is_honoured_as_runs_finish() -> None:
     lane = Lane(limit=2, queue_limit=8)
     admitted: list[str] = []

@@ -51,12 +51,16 @@ class Lane:
         except asyncio.CancelledError:
             if waiter.future.done() and not waiter.future.cancelled():
                 self.release()  # the slot reached us just as we were cancelled: pass it on
-            else:
+            elif waiter in self.waiters:  # release() may already have dropped it
                 self.waiters.remove(waiter)
                 self._announce_positions()
             raise
 
     def release(self) -> None:
+        if self.active > self.limit:
+            # The limit was lowered while runs were active: shrink before admitting.
+            self.active -= 1
+            return
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.future.done():
