@@ -19,8 +19,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const sidecar = new SidecarManager({ serverChannel, redactor, onRunEvent: (e) => tracker.handle(e) });
   const ui = new VsCodeUi();
   const docs = new RunDocuments();
-  const runs = new RunController(sidecar, tracker, docs, log, ui);
   const status = new StatusBar(sidecar);
+  const runs = new RunController(sidecar, tracker, docs, log, ui, () => status.refresh(true));
   const restarts = new RestartScheduler(() => sidecar.restart());
   let tokens = 0;
   const deps: flows.Deps = {

@@ -22,6 +22,8 @@ export class RunController implements vscode.Disposable {
     private readonly docs: RunDocuments,
     private readonly log: vscode.OutputChannel,
     private readonly ui: Ui,
+    /** Told after every run: its outcome says something about the connection's health. */
+    private readonly finished: () => void = () => {},
   ) {}
 
   async runAgent(mode: 'file' | 'selection', agentArg?: string): Promise<P.RunRecord | undefined> {
@@ -150,6 +152,7 @@ export class RunController implements vscode.Disposable {
       done: true,
     });
     this.docs.touch(docUri, true);
+    this.finished();
     if (error && status === 'failed') await this.report({ code: error.code, message: error.message, hint: error.hint ?? '', cancelled: false });
     return record;
   }

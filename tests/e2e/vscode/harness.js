@@ -57,8 +57,11 @@ function freePort() {
 }
 
 function httpJson(method, url, body, headers = {}) {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { 'content-type': 'application/json', ...headers }, timeout: 5000 }, (res) => {
+    // A Content-Length, not chunked encoding: the doubles read fixed-length bodies.
+    const sizes = payload ? { 'content-length': String(payload.length) } : {};
+    const req = http.request(url, { method, headers: { 'content-type': 'application/json', ...sizes, ...headers }, timeout: 5000 }, (res) => {
       let data = '';
       res.on('data', (c) => (data += c));
       res.on('end', () => {
@@ -71,7 +74,7 @@ function httpJson(method, url, body, headers = {}) {
     });
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    if (body !== undefined) req.write(JSON.stringify(body));
+    if (payload) req.write(payload);
     req.end();
   });
 }

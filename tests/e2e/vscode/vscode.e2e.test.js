@@ -296,7 +296,7 @@ step('Ollama stopped: Test Connection and a run say it is not running, with the 
   assert.match(line, /"Local Ollama" provider=ollama/);
   const lines = channelLines();
   assert.ok(lines.some((l) => /ENDPOINT_UNREACHABLE: .*not running.*ollama serve/i.test(l)), `the hint is in the output: ${lines.join('\n')}`);
-  await H.waitFor('status bar warning', async () => /warning/i.test(await wb.statusItemClass()), 20000, 500).catch(() => undefined);
+  await H.waitFor('the status bar in its warning colours', async () => /warning/i.test(await wb.statusItemClass()), 20000, 250);
 });
 
 step('Ollama started again: the next run works', async () => {
@@ -305,11 +305,13 @@ step('Ollama started again: the next run works', async () => {
   await runExplain('app.py', 'alpha');
   const line = await routingLine(5, /succeeded$/);
   assert.match(line, /"Local Ollama" provider=ollama model=llama3\.2 source=settings/);
+  await H.waitFor('the status bar warning cleared', async () => !/warning/i.test(await wb.statusItemClass()), 20000, 250);
 });
 
 step('cancel during a slow stream ends the run cancelled', async () => {
   await wb.clearNotifications();
-  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
+  const slow = await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
+  assert.equal(slow.body?.behaviour?.chunk_delay, 0.3, `the double slowed down: ${JSON.stringify(slow)}`);
   await runExplain('app.py', 'alpha');
   await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.editorsText()), 20000, 100);
   await wb.shot('slow-stream-before-cancel');
