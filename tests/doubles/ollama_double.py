@@ -41,6 +41,15 @@ def full_name(name: str) -> str:
     return name if ":" in name else f"{name}:latest"
 
 
+def _go_json(text: str) -> str:
+    """JSON as Go's encoder writes it: raw UTF-8, but U+2028/U+2029 escaped."""
+    return (
+        json.dumps(text, ensure_ascii=False)
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 

@@ -227,7 +227,8 @@ class OpenAIDouble(HttpDouble):
             if with_usage:
                 body["usage"] = None
             body.update(more)
-            return b"data: " + json.dumps(body).encode() + b"\n\n"
+            # Raw UTF-8, as llama.cpp's server writes it (U+2028 included).
+            return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
 
         def delta(content: str | None, finish: str | None = None, role: bool = False) -> bytes:
             d: dict[str, Any] = {}

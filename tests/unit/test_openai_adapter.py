@@ -402,3 +402,13 @@ async def test_cancelling_the_consuming_task_disconnects(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await openai_double.requests[0].wait_disconnected_async(5)
+
+
+async def test_answer_with_unicode_line_separators_arrives_intact(
+    adapter: OpenAIAdapter,
+    openai_double: OpenAIDouble,  # noqa: F811
+) -> None:
+    reply = "first\u2028second\x85third \u2029end"
+    openai_double.behave(reply=reply)
+    items = await collect(adapter.stream_chat(HELLO))
+    assert "".join(i.text for i in items if isinstance(i, Delta)) == reply

@@ -91,6 +91,8 @@ class OllamaAdapter:
         self._base_url = base
         self._host_header = base.netloc.decode("ascii")
         self._timeouts = endpoint.timeouts
+        # URLs per (resolved address, path): parsing one costs more than the policy check.
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
         # Environment proxies are never used for Ollama (HTTP_PROXY would send local
         # traffic through a proxy, and NO_PROXY mistakes would leak prompts).
         self._client = build_client(endpoint.timeouts, trust_env=False)
@@ -110,14 +112,20 @@ class OllamaAdapter:
         http_timeout: httpx.Timeout | None = None,
     ) -> httpx.Request:
         addresses = await check_loopback_async(self._base)
-        url = self._base_url.copy_with(
-            host=_preferred_address(addresses), path=self._base_url.path.rstrip("/") + path
-        )
+        address = _preferred_address(addresses)
+        url = self._urls.get((address, path))
+        if url is None:
+            url = self._base_url.copy_with(
+                host=address, path=self._base_url.path.rstrip("/") + path
+            )
+            self._urls[(address, path)] = url
         return self._client.build_request(
             method,
             url,
             json=body,
-            headers={"Host": self._host_header},
+            # Only when the host was rewritten to the resolved address; a literal IP
+            # already carries the right Host.
+            headers={"Host": self._host_header} if address != self._base_url.host else None,
             timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
 
@@ -241,26 +249,29 @@ class OllamaAdapter:
         finish: Finish | None = None
         async with aclosing(
             stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
-        ) as lines:
-            async for line in lines:
-                if isinstance(line, Loading | Retrying):
-                    yield line
+        ) as batches:
+            async for batch in batches:
+                if isinstance(batch, Loading | Retrying):
+                    yield batch
                     continue
-                data = self._parse_line(line)
-                message = data.get("message")
-                if isinstance(message, dict):
-                    content = message.get("content")
-                    if content:
-                        yield Delta(str(content))
-                if data.get("done") is True:
-                    finish = Finish(
-                        finish_reason=str(data.get("done_reason") or "stop"),
-                        usage=Usage(
-                            prompt_tokens=_int_or_none(data.get("prompt_eval_count")),
-                            completion_tokens=_int_or_none(data.get("eval_count")),
-                        ),
-                    )
-                    await drain(lines)
+                for line in batch:
+                    data = self._parse_line(line)
+                    message = data.get("message")
+                    if isinstance(message, dict):
+                        content = message.get("content")
+                        if content:
+                            yield Delta(str(content))
+                    if data.get("done") is True:
+                        finish = Finish(
+                            finish_reason=str(data.get("done_reason") or "stop"),
+                            usage=Usage(
+                                prompt_tokens=_int_or_none(data.get("prompt_eval_count")),
+                                completion_tokens=_int_or_none(data.get("eval_count")),
+                            ),
+                        )
+                        break
+                if finish is not None:
+                    await drain(batches)
                     break
         if finish is None:
             raise ModelWireError(
@@ -299,21 +310,22 @@ class OllamaAdapter:
             stream_lines(
                 self._client, make_request, timeouts=self._timeouts, texts=self, total=False
             )
-        ) as lines:
-            async for line in lines:
-                if isinstance(line, Loading | Retrying):
+        ) as batches:
+            async for batch in batches:
+                if isinstance(batch, Loading | Retrying):
                     continue
-                data = self._parse_pull_line(model, line)
-                progress = PullProgress(
-                    status=str(data.get("status", "")),
-                    digest=data.get("digest") or None,
-                    total=_int_or_none(data.get("total")),
-                    completed=_int_or_none(data.get("completed")),
-                )
-                yield progress
-                if progress.status == "success":
-                    await drain(lines)
-                    return
+                for line in batch:
+                    data = self._parse_pull_line(model, line)
+                    progress = PullProgress(
+                        status=str(data.get("status", "")),
+                        digest=data.get("digest") or None,
+                        total=_int_or_none(data.get("total")),
+                        completed=_int_or_none(data.get("completed")),
+                    )
+                    yield progress
+                    if progress.status == "success":
+                        await drain(batches)
+                        return
         raise ModelWireError(
             ErrorCode.PULL_FAILED,
             f"The pull of '{model}' from {self.label} ended before Ollama reported success.",

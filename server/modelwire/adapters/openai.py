@@ -107,6 +107,7 @@ class OpenAIAdapter:
         self._base = base
         self._display = endpoint.base_url.rstrip("/")
         self._timeouts = endpoint.timeouts
+        self._urls: dict[str, httpx.URL] = {}
         # `None` means the provider's auth is `none`: no Authorization header at all.
         self._secret_provider = secret_provider
         loopback = is_loopback_host(parts.hostname or "")
@@ -152,10 +153,13 @@ class OpenAIAdapter:
     ) -> httpx.Request:
         if self._local_only:
             await check_loopback_async(self._base)
-        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else None
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._base + path)
         return self._client.build_request(
             method,
-            self._base + path,
+            url,
             json=body,
             headers=headers,
             timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
@@ -373,35 +377,38 @@ class OpenAIAdapter:
         with self._using(key):
             async with aclosing(
                 stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
-            ) as lines:
-                async for line in lines:
-                    if isinstance(line, Loading | Retrying):
-                        yield line
+            ) as batches:
+                async for batch in batches:
+                    if isinstance(batch, Loading | Retrying):
+                        yield batch
                         continue
-                    if not line.startswith("data:"):
-                        continue  # SSE comments (": ping"), event: and id: fields
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        done = True
-                        await drain(lines)
+                    for line in batch:
+                        if not line.startswith("data:"):
+                            continue  # SSE comments (": ping"), event: and id: fields
+                        payload = line[5:].strip()
+                        if payload == "[DONE]":
+                            done = True
+                            break
+                        chunk = self._parse_chunk(payload)
+                        reported = chunk.get("usage")
+                        if isinstance(reported, dict):
+                            usage = Usage(
+                                prompt_tokens=_int_or_none(reported.get("prompt_tokens")),
+                                completion_tokens=_int_or_none(reported.get("completion_tokens")),
+                            )
+                        for choice in chunk.get("choices") or ():
+                            if not isinstance(choice, dict):
+                                continue
+                            delta = choice.get("delta")
+                            if isinstance(delta, dict):
+                                content = delta.get("content")
+                                if content:
+                                    yield Delta(str(content))
+                            if choice.get("finish_reason"):
+                                finish_reason = str(choice["finish_reason"])
+                    if done:
+                        await drain(batches)
                         break
-                    chunk = self._parse_chunk(payload)
-                    reported = chunk.get("usage")
-                    if isinstance(reported, dict):
-                        usage = Usage(
-                            prompt_tokens=_int_or_none(reported.get("prompt_tokens")),
-                            completion_tokens=_int_or_none(reported.get("completion_tokens")),
-                        )
-                    for choice in chunk.get("choices") or ():
-                        if not isinstance(choice, dict):
-                            continue
-                        delta = choice.get("delta")
-                        if isinstance(delta, dict):
-                            content = delta.get("content")
-                            if content:
-                                yield Delta(str(content))
-                        if choice.get("finish_reason"):
-                            finish_reason = str(choice["finish_reason"])
             if not done:
                 raise ModelWireError(
                     ErrorCode.GENERATION_FAILED,

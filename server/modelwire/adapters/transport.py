@@ -192,9 +192,38 @@ class StatusVerdict:
 @dataclass(slots=True)
 class _Opened:
     response: httpx.Response
-    lines: AsyncIterator[str] | None
-    first: str | None
+    batches: AsyncGenerator[list[str], None] | None
+    first: list[str] | None
     error_body: bytes | None
+
+
+async def line_batches(response: httpx.Response) -> AsyncGenerator[list[str], None]:
+    """The non-empty lines of a body, one batch per network read.
+
+    Not `aiter_lines()`: httpx splits on every `str.splitlines` boundary, so a raw
+    U+2028 or U+0085 inside a JSON string (llama.cpp emits raw UTF-8) would cut an NDJSON
+    or SSE line in two. Both formats end lines with `\n` (optionally `\r\n`). Batching
+    also makes the per-line cost of a fast stream one generator step per read, not per
+    line.
+    """
+    partial: list[str] = []
+    async for text in response.aiter_text():
+        if "\n" not in text:
+            partial.append(text)
+            continue
+        if partial:
+            partial.append(text)
+            text = "".join(partial)
+            partial.clear()
+        *complete, rest = text.split("\n")
+        if rest:
+            partial.append(rest)
+        batch = [line.removesuffix("\r") for line in complete if line and line != "\r"]
+        if batch:
+            yield batch
+    tail = "".join(partial).removesuffix("\r")
+    if tail:
+        yield [tail]
 
 
 async def read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> bytes:
@@ -217,13 +246,12 @@ async def _open(client: httpx.AsyncClient, request: httpx.Request) -> _Opened:
             body = await read_limited(response)
             await response.aclose()
             return _Opened(response, None, None, body)
-        lines = response.aiter_lines()
-        first: str | None = None
-        async for line in lines:
-            if line:
-                first = line
-                break
-        return _Opened(response, lines, first, None)
+        batches = line_batches(response)
+        first: list[str] | None = None
+        async for batch in batches:
+            first = batch
+            break
+        return _Opened(response, batches, first, None)
     except BaseException:
         await response.aclose()
         raise
@@ -239,6 +267,31 @@ async def _discard(task: asyncio.Task[_Opened]) -> None:
     await opened.response.aclose()
 
 
+async def _wait_done(task: asyncio.Task[_Opened], timeout_s: float) -> bool:
+    """Wait up to `timeout_s` for `task` without cancelling it; True when it is done.
+
+    A bare future and one timer: `asyncio.wait` allocates more per call, and this sits
+    on every request's path to the first token.
+    """
+    if task.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(max(0.0, timeout_s), wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    return task.done()
+
+
 RequestFactory = Callable[[], Awaitable[httpx.Request]]
 
 
@@ -250,8 +303,8 @@ async def stream_lines(
     texts: FailureTexts,
     total: bool = True,
     retry: bool = True,
-) -> AsyncGenerator[str | Loading | Retrying, None]:
-    """Yield the non-empty first line and every later line of a streamed response.
+) -> AsyncGenerator[list[str] | Loading | Retrying, None]:
+    """Yield the non-empty lines of a streamed response, in batches (one per read).
 
     Before the first line it may yield one `Loading` (no output after ~1 s) and one
     `Retrying` (the single retry). `make_request` runs before every attempt, so request
@@ -276,14 +329,10 @@ async def stream_lines(
         may_retry = False
         opened: _Opened | None = None
         try:
-            done, _ = await asyncio.wait(
-                {opener}, timeout=max(0.0, min(LOADING_AFTER_S, first_deadline - loop.time()))
-            )
+            done = await _wait_done(opener, min(LOADING_AFTER_S, first_deadline - loop.time()))
             if not done and loop.time() < first_deadline:
                 yield Loading(waited_s=round(loop.time() - attempt_start, 3))
-                done, _ = await asyncio.wait(
-                    {opener}, timeout=max(0.0, first_deadline - loop.time())
-                )
+                done = await _wait_done(opener, first_deadline - loop.time())
         except BaseException:
             await _discard(opener)
             raise
@@ -331,29 +380,86 @@ async def stream_lines(
         yield Retrying(reason=failure.code.value, delay_s=delay)
         await asyncio.sleep(delay)
 
-    response, lines = opened.response, opened.lines
+    response, batches = opened.response, opened.batches
+    watchdog = _Watchdog(loop, timeouts.idle, total_deadline)
     try:
-        if lines is None or opened.first is None:
+        if batches is None or opened.first is None:
             return  # an empty body: the adapter decides what a missing end means
         yield opened.first
-        idle = timeouts.idle
-        while True:
-            idle_deadline = loop.time() + idle
-            kind: TimeoutKind = "idle" if idle_deadline <= total_deadline else "total"
-            try:
-                async with asyncio.timeout_at(min(idle_deadline, total_deadline)):
-                    line = await anext(lines)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise timeout_error(
-                    texts.label, kind, idle if kind == "idle" else timeouts.total
-                ) from None
-            except httpx.TransportError as exc:
-                raise dropped_error(texts.label, exc) from None
-            yield line
+        task = asyncio.current_task()
+        watchdog.reading(task)
+        try:
+            async for batch in batches:
+                watchdog.idle_now()
+                yield batch
+                if loop.time() >= total_deadline:  # passed while the consumer was busy
+                    raise timeout_error(texts.label, "total", timeouts.total)
+                task = asyncio.current_task()
+                watchdog.reading(task)
+        except asyncio.CancelledError:
+            kind = watchdog.fired
+            if kind is None or watchdog.uncancel() > 0:
+                raise  # a real cancellation of the run
+            seconds = timeouts.idle if kind == "idle" else timeouts.total
+            raise timeout_error(texts.label, kind, seconds) from None
+        except httpx.TransportError as exc:
+            raise dropped_error(texts.label, exc) from None
+        finally:
+            watchdog.idle_now()
     finally:
+        watchdog.close()
+        if batches is not None:
+            await batches.aclose()
         await response.aclose()
+
+
+class _Watchdog:
+    """Idle and total deadlines for the reads of one stream.
+
+    `asyncio.timeout` per line costs a timer allocation and a heap push for every chunk;
+    this keeps one timer that re-arms itself once per deadline period, so a read costs
+    two attribute writes. It cancels the task only while that task waits on a read (never
+    while the consumer is busy with a yielded line), and reports which deadline fired.
+    """
+
+    __slots__ = ("_handle", "_idle", "_loop", "_read_started", "_task", "_total", "fired")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle: float, total_deadline: float):
+        self._loop = loop
+        self._idle = idle
+        self._total = total_deadline
+        self._read_started: float | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self.fired: TimeoutKind | None = None
+        self._handle = loop.call_at(min(loop.time() + idle, total_deadline), self._check)
+
+    def reading(self, task: asyncio.Task[Any] | None) -> None:
+        self._task = task
+        self._read_started = self._loop.time()
+
+    def idle_now(self) -> None:
+        self._read_started = None
+
+    def uncancel(self) -> int:
+        return self._task.uncancel() if self._task is not None else 0
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if self._read_started is None:
+            # The consumer is busy with a line; look again one idle period from now.
+            self._handle = self._loop.call_at(min(now + self._idle, self._total), self._check)
+            return
+        idle_deadline = self._read_started + self._idle
+        deadline = min(idle_deadline, self._total)
+        if now < deadline:
+            self._handle = self._loop.call_at(deadline, self._check)
+            return
+        self.fired = "idle" if idle_deadline <= self._total else "total"
+        if self._task is not None:
+            self._task.cancel()
+
+    def close(self) -> None:
+        self._handle.cancel()
 
 
 async def drain(stream: AsyncIterator[object], bound_s: float = DRAIN_BOUND_S) -> None:
