@@ -143,7 +143,12 @@ def invalid_params(reason: str, hint: str = "") -> ModelWireError:
 # pattern catches keys we never saw; the active set catches the exact key in use by a
 # request in flight, including the fragments a provider echoes back ("sk-abc…wxyz").
 
-_KEY_PATTERN = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}|\bBearer\s+[A-Za-z0-9._\-]{8,}")
+_KEY_PATTERN = re.compile(
+    # A key, a bearer token, or a provider's masked echo of a key (`sk-proj-ab****wxyz`).
+    r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}(\*+[A-Za-z0-9_\-]*)?"
+    r"|\b(sk|pk|rk)-[A-Za-z0-9_\-]*\*{2,}[A-Za-z0-9_\-]*"
+    r"|\bBearer\s+[A-Za-z0-9._\-]{8,}"
+)
 _active_lock = threading.Lock()
 _active_secrets: dict[int, str] = {}
 _tokens = itertools.count()

@@ -45,29 +45,45 @@ def _safe(url: str) -> str:
 def parse_base_url(url: str) -> SplitResult:
     """Parse and sanity-check any provider base URL (http/https, a host, a valid port)."""
     if not isinstance(url, str) or not url.strip():
-        raise ModelWireError(ErrorCode.INVALID_BASE_URL, "The base URL is empty.",
-                             "Give a URL such as http://localhost:11434.")
+        raise ModelWireError(
+            ErrorCode.INVALID_BASE_URL,
+            "The base URL is empty.",
+            "Give a URL such as http://localhost:11434.",
+        )
     if any(c.isspace() or ord(c) < 0x20 for c in url):
-        raise ModelWireError(ErrorCode.INVALID_BASE_URL,
-                             "The base URL contains whitespace or control characters.",
-                             "Remove spaces and line breaks from the URL.")
+        raise ModelWireError(
+            ErrorCode.INVALID_BASE_URL,
+            "The base URL contains whitespace or control characters.",
+            "Remove spaces and line breaks from the URL.",
+        )
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        raise ModelWireError(ErrorCode.INVALID_BASE_URL, f"The base URL is not valid: {exc}.",
-                             "Give a URL such as http://localhost:11434.") from None
+        raise ModelWireError(
+            ErrorCode.INVALID_BASE_URL,
+            f"The base URL is not valid: {exc}.",
+            "Give a URL such as http://localhost:11434.",
+        ) from None
     if parts.scheme not in ("http", "https"):
-        raise ModelWireError(ErrorCode.INVALID_BASE_URL,
-                             f"The base URL must start with http:// or https:// (got {parts.scheme or 'no scheme'}).",
-                             "Give a URL such as http://localhost:11434.")
+        raise ModelWireError(
+            ErrorCode.INVALID_BASE_URL,
+            "The base URL must start with http:// or https:// "
+            f"(got {parts.scheme or 'no scheme'}).",
+            "Give a URL such as http://localhost:11434.",
+        )
     if not parts.hostname:
-        raise ModelWireError(ErrorCode.INVALID_BASE_URL, "The base URL has no host.",
-                             "Give a URL such as http://localhost:11434.")
+        raise ModelWireError(
+            ErrorCode.INVALID_BASE_URL,
+            "The base URL has no host.",
+            "Give a URL such as http://localhost:11434.",
+        )
     if parts.query or parts.fragment:
-        raise ModelWireError(ErrorCode.INVALID_BASE_URL,
-                             "The base URL must not have a query or a fragment.",
-                             "Remove everything after '?' or '#'.")
+        raise ModelWireError(
+            ErrorCode.INVALID_BASE_URL,
+            "The base URL must not have a query or a fragment.",
+            "Remove everything after '?' or '#'.",
+        )
     del port
     return parts
 
@@ -116,8 +132,10 @@ def check_loopback(url: str) -> list[str]:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     addresses = _resolve(host, port)
     if not _all_loopback(addresses):
-        raise _reject(url, f"{host} resolves to {', '.join(addresses) or 'nothing'}, "
-                           "not only loopback addresses")
+        raise _reject(
+            url,
+            f"{host} resolves to {', '.join(addresses) or 'nothing'}, not only loopback addresses",
+        )
     return addresses
 
 
