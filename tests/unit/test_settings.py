@@ -182,11 +182,6 @@ def test_a_bad_first_token_setting_keeps_the_protocol_defaults() -> None:
     assert settings.timeouts.for_protocol("openai").first_token == 60.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_settings warns 'using 0' for a bad firstTokenSeconds, while the "
-    "per-protocol defaults (300 s / 60 s) are what is actually used",
-)
 def test_the_warning_for_a_bad_first_token_setting_says_what_is_really_used() -> None:
     _, warnings = parse_settings({"timeouts": {"firstTokenSeconds": "soon"}})
 

@@ -103,6 +103,20 @@ def _int(raw: Any, key: str, default: int, lo: int, hi: int, warnings: list[str]
     return value
 
 
+def _first_token(raw: Any, current: float | None, warnings: list[str]) -> float | None:
+    """Unset means the per-protocol defaults (Ollama 300 s, others 60 s)."""
+    value = _get(raw, "timeouts.firstTokenSeconds")
+    if value is None:
+        return current
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 7200:
+        warnings.append(
+            "modelwire.timeouts.firstTokenSeconds must be a number from 1 to 7200; using "
+            "the defaults (300 s for Ollama, 60 s for other providers)."
+        )
+        return current
+    return float(value)
+
+
 def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Turn a `workspace/configuration` answer for section `modelwire` into Settings."""
     base = base or Settings()
@@ -115,11 +129,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
     timeouts = replace(
         t,
         connect=_number(raw, "timeouts.connectSeconds", t.connect, 0.1, 600, warnings),
-        first_token_override=(
-            _number(raw, "timeouts.firstTokenSeconds", 0, 1, 7200, warnings) or None
-            if _get(raw, "timeouts.firstTokenSeconds") is not None
-            else t.first_token_override
-        ),
+        first_token_override=_first_token(raw, t.first_token_override, warnings),
         idle=_number(raw, "timeouts.idleSeconds", t.idle, 1, 3600, warnings),
         total=_number(raw, "timeouts.totalSeconds", t.total, 1, 86400, warnings),
     )
