@@ -189,6 +189,7 @@ class RunView:
         self.label = label
         self.live = err.isatty()
         self.run_id: str | None = None
+        self.route = ""
         self.status = ""
         self.shown = False
         self.started_at = time.monotonic()
@@ -213,10 +214,11 @@ class RunView:
             self.step(f"queued: {event.get('position')} run(s) ahead on this connection")
         elif kind == "started":
             r = event.get("routing") or {}
-            self.step(
+            self.route = (
                 f"{r.get('connectionName')} ({r.get('providerId')}) {r.get('modelRef')} "
-                f"{fmt.DOT} source={r.get('source')} {fmt.DOT} waiting for the first token"
+                f"{fmt.DOT} source={r.get('source')}"
             )
+            self.step("waiting for the first token")
         elif kind == "loading":
             self.step("the model is loading")
         elif kind == "retry":
@@ -233,14 +235,16 @@ class RunView:
         if self.live:
             self.redraw()
         else:
-            self.err.write(f"modelwire: {self.label}: {status}\n")
+            route = f" {fmt.ARROW} {self.route}" if self.route else ""
+            self.err.write(f"modelwire: {self.label}{route}: {status}\n")
             self.err.flush()
 
     def redraw(self) -> None:
         if not self.live or self.text_started or not self.status:
             return
         waited = time.monotonic() - self.started_at
-        line = f"… {self.label} {fmt.ARROW} {self.status} ({waited:.1f} s)"
+        route = f" {fmt.ARROW} {self.route} {fmt.DOT}" if self.route else ":"
+        line = f"… {self.label}{route} {self.status} ({waited:.1f} s)"
         self.err.write("\r\x1b[K" + line)
         self.err.flush()
         self.shown = True
@@ -607,11 +611,10 @@ class PullView:
     def __call__(self, status: str, completed: int | None, total: int | None) -> None:
         bar = fmt.progress_bar(completed, total)
         if self.live:
+            if status != self.status and self.drawn:
+                self.err.write("\n")  # each step keeps its own line; a bar redraws in place
             self.err.write(f"\r\x1b[K{status} {bar}".rstrip())
             self.drawn = True
-            if status != self.status and not bar:
-                self.err.write("\n")
-                self.drawn = False
         else:
             decile = (completed or 0) * 10 // total if total else -1
             if status != self.status or decile != self.decile:
