@@ -104,6 +104,12 @@ class BackendPool:
             self._embedded = self._embedded_factory()
         return self._embedded
 
+    def needs_start(self, conn: Connection) -> bool:
+        """Whether using this connection first has to start the embedded server."""
+        if conn.provider_id != EMBEDDED_ID:
+            return False
+        return self._embedded is None or not self._embedded.running
+
     async def _base_url(self, conn: Connection, provider: ProviderDescriptor) -> str:
         if provider.id == EMBEDDED_ID:
             return await self.embedded_server().ensure_started()

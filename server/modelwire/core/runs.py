@@ -366,6 +366,9 @@ class RunService:
             request = ChatRequest(
                 model=routing.model_ref, messages=messages, max_tokens=agent.max_tokens
             )
+            if self._backends.needs_start(conn):
+                # The managed model server takes a second or two to come up.
+                progress.send("loading", waitedMs=0, reason="starting the embedded model")
             t_start = time.perf_counter()
             last_checkpoint = t_start
             async with self._backends.lease(conn, ctx.settings) as adapter:
