@@ -9,9 +9,10 @@ import signal
 import time
 from pathlib import Path
 
-from modelwire.adapters.embedded import embedded_status
 from tests.conftest import require_peer
 from tests.lsp.session import sidecar
+
+from modelwire.adapters.embedded import embedded_status
 
 SAMPLE = "def area(w, h):\n    return w * h\n"
 
