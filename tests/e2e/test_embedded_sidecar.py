@@ -102,3 +102,4 @@ async def test_sigkill_during_an_embedded_run_leaves_no_model_server_behind(tmp_
         while alive(children) and time.monotonic() - killed_at < 5:
             await asyncio.sleep(0.05)
         assert alive(children) == [], "llama.cpp outlived the SIGKILLed sidecar by 5 s"
+        run.cancel()
