@@ -80,10 +80,22 @@ async function runExplain(file, folder) {
   await wb.pick('Run Agent on', 'Explain');
 }
 
-async function selectDefault(connection, folder) {
+async function selectDefault(connection, folder, docImage) {
   await wb.command('ModelWire: Select Default Connection');
   await wb.pick('Select Default Connection', connection);
+  if (docImage) {
+    await wb.waitQuickTitle(`Use "${connection}" for`);
+    await docShot('scope-pick', docImage);
+  }
   await wb.pick(`Use "${connection}" for`, `Workspace folder: ${folder}`);
+}
+
+/** A screenshot that also illustrates docs/editors/vscode.md (MODELWIRE_E2E_DOCS_IMG=1). */
+async function docShot(name, docImage) {
+  const file = await wb.shot(name);
+  if (process.env.MODELWIRE_E2E_DOCS_IMG === '1' && fs.existsSync(file)) {
+    fs.copyFileSync(file, path.join(H.REPO, 'docs', 'editors', 'img', docImage));
+  }
 }
 
 async function statusIs(text, timeoutMs = 15000) {
@@ -228,7 +240,7 @@ step('add an OpenAI-compatible connection with a key', async () => {
   await wb.type('Add Connection (2/5)', 'Team OpenAI');
   await wb.type('Add Connection (3/5)', `${env.llama.url}/v1`);
   await wb.waitQuickTitle('Add Connection (4/5)');
-  await wb.shot('api-key-password-box');
+  await docShot('api-key-password-box', 'vscode-add-connection-key.png');
   await wb.type('Add Connection (4/5)', API_KEY, { password: true });
   await wb.pick('Default model for Team OpenAI', env.openaiModel);
   await wb.waitNotification(/added "Team OpenAI"/);
@@ -240,7 +252,7 @@ step('each workspace folder gets its own default connection', async () => {
   await selectDefault('Local Ollama', 'alpha');
   await statusIs('Local Ollama · llama3.2');
   await wb.openFile('util.py', 'beta');
-  await selectDefault('Team OpenAI', 'beta');
+  await selectDefault('Team OpenAI', 'beta', 'vscode-two-folders.png');
   await statusIs(`Team OpenAI · ${env.openaiModel}`);
   await wb.openFile('app.py', 'alpha');
   await statusIs('Local Ollama · llama3.2');
@@ -261,6 +273,7 @@ step('Explain in folder beta runs on the OpenAI-compatible server with the key',
   const line = await routingLine(2, /(succeeded|failed.*)$/, 90000);
   assert.match(line, new RegExp(`explain util\\.py → "Team OpenAI" provider=openai model=${env.openaiModel} source=settings first-token=\\S+ (ms|s) total=\\S+ (ms|s) succeeded$`));
   await H.waitFor('streamed text in the util.py run', async () => /# Explain · util\.py[\s\S]*source: settings[\s\S]+\S[\s\S]*succeeded/.test(await wb.editorsText()), 15000, 200);
+  await docShot('run-beside', 'vscode-run-beside.png');
 });
 
 step('switching alpha from Ollama to OpenAI: status bar and next run follow, no restart', async () => {
@@ -287,7 +300,8 @@ step('Ollama stopped: Test Connection and a run say it is not running, with the 
   const toast = await wb.waitNotification(/not running/i);
   const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
   assert.match(text, /ollama serve/, `the hint is shown: ${text}`);
-  await wb.shot('test-connection-not-running');
+  await H.waitFor('the testing progress gone', async () => !(await wb.notificationTexts()).some((t) => t.includes('testing')), 5000).catch(() => undefined);
+  await docShot('test-connection-not-running', 'vscode-not-running.png');
   await wb.clearNotifications();
   await runExplain('app.py', 'alpha');
   const errorToast = await wb.waitNotification(/not running.*ollama serve/is, 30000);
@@ -314,7 +328,7 @@ step('cancel during a slow stream ends the run cancelled', async () => {
   assert.equal(slow.body?.behaviour?.chunk_delay, 0.3, `the double slowed down: ${JSON.stringify(slow)}`);
   await runExplain('app.py', 'alpha');
   await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.editorsText()), 20000, 100);
-  await wb.shot('slow-stream-before-cancel');
+  await docShot('slow-stream-before-cancel', 'vscode-cancel.png');
   const toast = await wb.waitNotification(/ModelWire: Explain on app\.py/, 10000);
   await toast.hover();
   await toast.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
@@ -331,7 +345,7 @@ step('run history lists the runs with their routing', async () => {
   assert.ok(rows.length >= 6, `history rows: ${rows.length}`);
   assert.ok(rows.some((r) => r.includes('Team OpenAI (openai)')), 'OpenAI runs listed with routing');
   assert.ok(rows.some((r) => r.includes('Local Ollama (ollama)')), 'Ollama runs listed with routing');
-  await wb.shot('run-history');
+  await docShot('run-history', 'vscode-history.png');
   await wb.closeQuickInput();
 });
 
