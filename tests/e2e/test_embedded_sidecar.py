@@ -86,7 +86,7 @@ async def test_sigkill_during_an_embedded_run_leaves_no_model_server_behind(tmp_
     src = tmp_path / "area.py"
     src.write_text(SAMPLE * 20)
     async with sidecar(tmp_path / "home") as s:
-        asyncio.ensure_future(
+        run = asyncio.ensure_future(
             s.call(
                 "modelwire/startRun", {"agentId": "explain", "textDocument": {"uri": src.as_uri()}}
             )
