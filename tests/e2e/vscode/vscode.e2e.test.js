@@ -322,6 +322,16 @@ step('Ollama started again: the next run works', async () => {
   await H.waitFor('the status bar warning cleared', async () => !/warning/i.test(await wb.statusItemClass()), 20000, 250);
 });
 
+step('pull an Ollama model with a progress notification', async () => {
+  await wb.clearNotifications();
+  await wb.command('ModelWire: Pull Ollama Model');
+  await wb.pick('Pull Ollama Model', 'Local Ollama');
+  await wb.type('Pull a model into Local Ollama', 'qwen2.5:0.5b');
+  await wb.waitNotification(/qwen2\.5:0\.5b is ready in Local Ollama/, 30000);
+  const tags = await H.httpJson('GET', `${env.ollama.url}/api/tags`);
+  assert.ok(JSON.stringify(tags.body).includes('qwen2.5:0.5b'), 'the double has the model now');
+});
+
 step('cancel during a slow stream ends the run cancelled', async () => {
   await wb.clearNotifications();
   const slow = await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
@@ -343,6 +353,7 @@ step('run history lists the runs with their routing', async () => {
   await wb.waitQuickTitle('Run History');
   const rows = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
   assert.ok(rows.length >= 6, `history rows: ${rows.length}`);
+  assert.ok(rows.some((r) => /cancelled/.test(r)), 'the cancelled run is listed as cancelled');
   assert.ok(rows.some((r) => r.includes('Team OpenAI (openai)')), 'OpenAI runs listed with routing');
   assert.ok(rows.some((r) => r.includes('Local Ollama (ollama)')), 'Ollama runs listed with routing');
   await docShot('run-history', 'vscode-history.png');
