@@ -27,6 +27,6 @@ def test_explain_on_the_embedded_model_streams_a_real_answer(tmp_path: Path) -> 
     found = ROUTING_LINE.search(done.stderr)
     assert found, done.stderr
     assert found.group("conn", "provider", "model", "source", "outcome") == (
-        "Embedded", "embedded", "SmolLM2-135M-Instruct", "fallback", "succeeded"
+        "Embedded", "embedded", "SmolLM2-135M-Instruct.Q4_1", "fallback", "succeeded"
     )  # fmt: skip
     assert found.group("first") is not None

@@ -36,6 +36,13 @@ def _embedded_available() -> bool:
     return embedded_status()[0]
 
 
+def _embedded_model() -> str | None:
+    from modelwire.adapters.embedded import default_model_path
+
+    path = default_model_path()
+    return path.stem if path is not None else None
+
+
 class ModelWire:
     """Everything the front doors call. Holds no editor or terminal specifics."""
 
@@ -46,7 +53,11 @@ class ModelWire:
         self.secrets = SecretStore(self.store, self.home)
         self._embedded_ok: bool | None = None
         self.connections = ConnectionRegistry(
-            self.store, self.providers, self.secrets, embedded_available=self.embedded_available
+            self.store,
+            self.providers,
+            self.secrets,
+            embedded_available=self.embedded_available,
+            embedded_model=_embedded_model,
         )
         self.agents = AgentCatalog()
         self.backends = BackendPool(

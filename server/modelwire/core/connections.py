@@ -47,11 +47,13 @@ class ConnectionRegistry:
         providers: ProviderRegistry,
         secrets: SecretStore,
         embedded_available: Callable[[], bool] = lambda: False,
+        embedded_model: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._store = store
         self._providers = providers
         self._secrets = secrets
         self._embedded_available = embedded_available
+        self._embedded_model = embedded_model
         self._by_id: dict[str, Connection] = {}
         self._listeners: list[Callable[[str], None]] = []
         for row in store.query("SELECT * FROM connections ORDER BY created_at"):
@@ -80,7 +82,8 @@ class ConnectionRegistry:
             name=EMBEDDED_CONNECTION_NAME,
             provider_id=EMBEDDED_ID,
             base_url="managed://embedded",
-            default_model=self._providers.get(EMBEDDED_ID).default_model,
+            # The name the managed server lists in /v1/models (the GGUF file's stem).
+            default_model=self._embedded_model() or self._providers.get(EMBEDDED_ID).default_model,
             has_secret=False,
             created_at="1970-01-01T00:00:00.000Z",
             updated_at="1970-01-01T00:00:00.000Z",
