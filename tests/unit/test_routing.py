@@ -224,6 +224,35 @@ def test_the_requests_model_wins_over_settings_and_connection_default(world: Wor
     assert routing.model_ref == "qwen2.5:0.5b"
 
 
+def test_the_requests_model_is_used_on_the_only_connection(world: World) -> None:
+    world.ollama(model="llama3.2")
+
+    assert world.route(model_ref="qwen2.5:0.5b").model_ref == "qwen2.5:0.5b"
+
+
+def test_the_requests_model_is_used_on_the_workspace_default_connection(world: World) -> None:
+    ollama = world.ollama(model="llama3.2")
+    world.openai()
+
+    routing = world.route(
+        model_ref="qwen2.5:0.5b",
+        settings=Settings(default_connection=ollama.name, default_model="phi3:mini"),
+    )
+
+    assert routing.model_ref == "qwen2.5:0.5b"
+
+
+def test_the_requests_model_wins_over_a_specifier_in_the_default_model_setting(
+    world: World,
+) -> None:
+    world.ollama()
+    cloud = world.openai()
+
+    routing = world.route(model_ref="gpt-4.1", settings=Settings(default_model="Cloud/gpt-4o"))
+
+    assert (routing.connection_id, routing.model_ref) == (cloud.id, "gpt-4.1")
+
+
 def test_default_model_setting_applies_when_the_request_names_no_model(world: World) -> None:
     ollama = world.ollama()
 
@@ -340,3 +369,13 @@ def test_text_naming_no_connection_is_always_taken_as_a_model(
 
     assert spec.connection is None
     assert spec.model == text.strip()
+
+
+def test_a_specifier_that_contradicts_the_connection_id_is_refused(world: World) -> None:
+    ollama = world.ollama()
+    world.openai()
+
+    with pytest.raises(ModelWireError) as info:
+        world.route(connection_id=ollama.id, model_ref="Cloud/gpt-4.1")
+
+    assert info.value.code is ErrorCode.INVALID_PARAMS
