@@ -77,6 +77,9 @@ export class StatusBar implements vscode.Disposable {
     this.item.tooltip = base;
     this.item.backgroundColor = undefined;
 
+    // The embedded model is started by the sidecar on first use: a health check would
+    // start it just to colour the status bar.
+    if (connection.providerId === 'embedded') return;
     let health = this.health.get(connection.id);
     if (!health || Date.now() - health.at > HEALTH_TTL_MS) {
       try {
