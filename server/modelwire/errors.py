@@ -66,7 +66,7 @@ _RPC_CODES: dict[ErrorCode, int] = {
     ErrorCode.GENERATION_ABORTED: REQUEST_CANCELLED_RPC,
 }
 
-_RETRYABLE = frozenset(
+RETRYABLE_CODES = frozenset(
     {
         ErrorCode.ENDPOINT_UNREACHABLE,
         ErrorCode.RATE_LIMITED,
@@ -96,7 +96,7 @@ class ModelWireError(Exception):
         self.code = code
         self.message = message
         self.hint = hint
-        self.retryable = code in _RETRYABLE if retryable is None else retryable
+        self.retryable = code in RETRYABLE_CODES if retryable is None else retryable
         self.connection_id = connection_id
         self.provider_id = provider_id
         self.extra = extra or {}

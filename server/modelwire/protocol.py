@@ -104,6 +104,8 @@ Origin = Literal["core", "extension", "plugin"]
 
 
 class Capabilities(WireModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True)
+
     list_models: bool = True
     pull_model: bool = False
     streaming: bool = True
@@ -150,6 +152,8 @@ class RegisterProviderParams(Params):
 
 class TimeoutSettings(WireModel):
     """Per-connection timeout overrides, in seconds; unset means the settings' value."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True)
 
     connect_seconds: float | None = Field(default=None, gt=0, le=3600)
     first_token_seconds: float | None = Field(default=None, gt=0, le=7200)

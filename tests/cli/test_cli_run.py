@@ -6,8 +6,6 @@ import json
 import signal
 from pathlib import Path
 
-import pytest
-
 from tests.cli.helpers import ROUTING_LINE, add_connection, modelwire, spawn
 from tests.doubles.ollama_double import OllamaDouble
 
@@ -147,11 +145,6 @@ def test_review_prints_findings_in_compiler_style(
     assert runs[0]["diagnosticsCount"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/routing.py: resolve_routing drops a bare modelRef unless the connection "
-    "is explicit (settings/fallback branches return no model); remove once fixed",
-)
 def test_a_bare_model_applies_to_the_default_connection(
     tmp_path: Path, ollama_double: OllamaDouble
 ) -> None:

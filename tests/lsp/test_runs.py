@@ -13,7 +13,7 @@ from lsprotocol import types as lsp
 from tests.doubles.fixtures import TEST_API_KEY
 from tests.doubles.ollama_double import OllamaDouble
 from tests.doubles.openai_double import OpenAIDouble
-from tests.lsp.session import Session, sidecar
+from tests.lsp.session import Session, plain, sidecar
 
 SOURCE = "def add(a, b):\n    return a - b\n\n\nprint(add(2, 3))\n"
 
@@ -182,6 +182,7 @@ async def test_cancel_mid_stream_ends_the_run_quickly_and_closes_the_backend_str
         with pytest.raises(Exception) as info:
             await pending
         assert getattr(info.value, "code", None) == -32800
+        assert plain(info.value.data)["code"] == "GENERATION_ABORTED"  # type: ignore[attr-defined]
         chat = ollama_double.requests_to("/api/chat")[-1]
         assert await chat.wait_disconnected_async(2.0), "the backend never saw the disconnect"
         record = await s.call("modelwire/getRun", {"runId": delta["runId"]})
@@ -234,29 +235,50 @@ async def test_twenty_concurrent_runs_on_one_ollama_slot(
     tmp_path: Path, ollama_double: OllamaDouble
 ) -> None:
     _, uri = make_folder(tmp_path, "ws")
-    ollama_double.behave(chunk_delay=0.01, reply="one two three four five")
+    # The first run holds the only slot for 3 s, so all 20 requests arrive while it runs
+    # even on a loaded machine; the runs behind it are then served quickly.
+    ollama_double.behave(delay_first_token=3, reply="one two three four five")
     async with sidecar(tmp_path / "home") as s:
         await add_ollama(s, ollama_double)
         s.set_settings({"limits": {"maxConcurrentOllama": 1, "queueSize": 8}})
         futures = [start(s, uri) for _ in range(20)]
+        await s.wait_event(lambda e: e["kind"] == "queued" and e["position"] == 8)
+        busy_so_far = await asyncio.wait_for(_count_done(futures, 11), 20)
+        assert busy_so_far == 11
+        ollama_double.behave(delay_first_token=0)
         results = await asyncio.gather(*futures, return_exceptions=True)
         served = [r for r in results if isinstance(r, dict)]
-        busy = [r for r in results if not isinstance(r, dict)]
-        assert len(served) == 9 and len(busy) == 11
-        assert all(getattr(e, "data", {}).get("code") == "MODEL_BUSY" for e in busy)
-        assert all(r["status"] == "succeeded" for r in served)
-        # Served in arrival order: start times follow queue order, one at a time.
+        errors = [getattr(r, "data", {}) for r in results if not isinstance(r, dict)]
+        codes = sorted(plain(e).get("code") for e in errors)
+        assert codes == ["MODEL_BUSY"] * 11
+        assert len(served) == 9 and all(r["status"] == "succeeded" for r in served)
+        # Served strictly in arrival order, one at a time.
         starts = sorted(served, key=lambda r: r["timings"]["startedAt"])
         finish = [r["timings"]["finishedAt"] for r in starts]
         assert finish == sorted(finish)
         history = await s.call("modelwire/listRuns", {"limit": 100})
         ids = [r["runId"] for r in history["runs"]]
         assert len(ids) == 20 == len(set(ids))
-        assert sorted(r["status"] for r in history["runs"]).count("succeeded") == 9
+        statuses = sorted(r["status"] for r in history["runs"])
+        assert statuses.count("succeeded") == 9 and statuses.count("failed") == 11
         queued = [e for e in s.events if e["kind"] == "queued"]
         assert max(e["position"] for e in queued) == 8
+        first_position: dict[str, int] = {}
+        for e in queued:
+            first_position.setdefault(e["runId"], e["position"])
+        started = [e["runId"] for e in s.events if e["kind"] == "started"]
+        waited = [r for r in started if r in first_position]
+        assert len(waited) == 8
+        assert [first_position[r] for r in waited] == list(range(1, 9))  # FIFO
         status = await s.call("modelwire/status")
         assert status["activeRuns"] == 0 and status["queuedRuns"] == 0
+
+
+async def _count_done(futures: list[asyncio.Future[Any]], want: int) -> int:
+    """Wait until `want` of the futures have finished (the MODEL_BUSY answers)."""
+    while sum(f.done() for f in futures) < want:
+        await asyncio.sleep(0.01)
+    return sum(f.done() for f in futures)
 
 
 async def test_prompt_too_large_is_refused_before_any_network_call(

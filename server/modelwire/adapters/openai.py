@@ -129,8 +129,8 @@ class OpenAIAdapter:
             raise ModelWireError(
                 ErrorCode.SECRET_MISSING,
                 f"No API key is stored for the connection to {self._display}.",
-                "Set the key with ModelWire: Set API Key (or `modelwire secret set`), "
-                "then try again.",
+                "Set the key with ModelWire: Edit Connection (or `modelwire connections "
+                "set-secret NAME`), then try again.",
             )
         return key
 
@@ -188,10 +188,13 @@ class OpenAIAdapter:
         said = f": {message}" if message else "."
         if status in (401, 403):
             hint = (
-                "Set a valid key for this connection with ModelWire: Set API Key, and check "
-                "that it belongs to this provider and project."
+                "Set a valid key for this connection with ModelWire: Edit Connection (or "
+                "`modelwire connections set-secret NAME`), and check that it belongs to "
+                "this provider and project."
                 if self._secret_provider is not None
-                else "This server wants an API key: use a provider with API-key auth."
+                else "This server wants an API key and none is stored for this connection: "
+                "set one with ModelWire: Edit Connection (or `modelwire connections "
+                "set-secret NAME`)."
             )
             return StatusVerdict(
                 ModelWireError(

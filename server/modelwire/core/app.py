@@ -16,7 +16,7 @@ from modelwire.core.runs import RunService
 from modelwire.core.secrets import Requester, SecretStore
 from modelwire.core.settings import Settings
 from modelwire.core.store import Store, default_home
-from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.errors import RETRYABLE_CODES, ErrorCode, ModelWireError
 from modelwire.protocol import (
     HealthResult,
     ListModelsResult,
@@ -97,6 +97,7 @@ class ModelWire:
                 "code": health.error_code,
                 "message": health.error or "",
                 "hint": health.hint or "",
+                "retryable": health.error_code in RETRYABLE_CODES,
                 "connectionId": conn.id,
                 "providerId": conn.provider_id,
             }

@@ -106,11 +106,26 @@ def resolve_routing(
     connections: ConnectionRegistry,
     providers: ProviderRegistry,
 ) -> Routing:
+    requested = parse_model_spec(model_ref, connections)
+    if (
+        connection_id
+        and requested.connection is not None
+        and requested.connection.id != connection_id
+    ):
+        raise ModelWireError(
+            ErrorCode.INVALID_PARAMS,
+            f"modelRef names connection {requested.connection.name!r}, but connectionId "
+            "names another one.",
+            "Send either a connectionId with a plain model name, or a "
+            "'connection-name/model' specifier alone.",
+        )
     conn, source, implied_model = resolve_connection(
         connection_id=connection_id, model_ref=model_ref, settings=settings, connections=connections
     )
-    model = implied_model
-    if model is None and not (model_ref and parse_model_spec(model_ref, connections).connection):
+    # The request's own model wins; then a model implied by the setting that chose the
+    # connection; then the defaultModel setting unless it names another connection.
+    model = requested.model or implied_model
+    if model is None:
         setting = parse_model_spec(settings.default_model, connections)
         if setting.connection is None or setting.connection.id == conn.id:
             model = setting.model

@@ -18,7 +18,7 @@ from pygls.exceptions import JsonRpcException
 
 from modelwire import protocol as p
 from modelwire.core.runs import RunContext, RunRequest
-from modelwire.errors import ModelWireError, invalid_params
+from modelwire.errors import ErrorCode, ModelWireError, invalid_params
 from modelwire.lsp.editor import RunEventBridge
 from modelwire.lsp.server import ModelWireServer
 
@@ -66,6 +66,17 @@ def method(
             except ModelWireError as exc:
                 log.info("%s failed: %s [%s]", name, exc.message, exc.code.value)
                 raise _rpc_error(exc) from None
+            except asyncio.CancelledError:
+                # Answer -32800 with the same error.data as every other failure (pygls'
+                # own cancel answer carries none). The task ends here instead.
+                raise _rpc_error(
+                    ModelWireError(
+                        ErrorCode.GENERATION_ABORTED,
+                        f"{name} was cancelled.",
+                        "Run it again when you want it.",
+                        retryable=False,
+                    )
+                ) from None
             return result.wire() if isinstance(result, p.WireModel) else result
 
         HANDLERS[name] = handler
