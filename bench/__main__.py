@@ -1,8 +1,8 @@
 """`python -m bench`: every benchmark, one run, JSON + Markdown reports in bench/results/.
 
-    .venv/bin/python -m bench                 # everything (about 3-5 minutes on 2 cores)
-    .venv/bin/python -m bench --only startup,routing
-    .venv/bin/python -m bench --quick         # fewer samples, a smoke test of the harness
+.venv/bin/python -m bench                 # everything (about 3-5 minutes on 2 cores)
+.venv/bin/python -m bench --only startup,routing
+.venv/bin/python -m bench --quick         # fewer samples, a smoke test of the harness
 """
 
 from __future__ import annotations
@@ -82,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     machine = _machine()
     t0 = time.perf_counter()
     results = asyncio.run(_run(only, args.quick))
-    doc = {"machine": machine, "quick": args.quick, "totalSeconds": round(time.perf_counter() - t0, 1),
-           "results": results}
+    doc = {
+        "machine": machine,
+        "quick": args.quick,
+        "totalSeconds": round(time.perf_counter() - t0, 1),
+        "results": results,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     name = "latest-quick" if args.quick else "latest"
     (args.out / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")

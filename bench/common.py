@@ -55,7 +55,9 @@ async def start_sidecar(ws: Workspace, settings: dict[str, Any] | None = None) -
     return sidecar
 
 
-def run_params(ws: Workspace, connection_id: str, agent: str = "flood", **more: Any) -> dict[str, Any]:
+def run_params(
+    ws: Workspace, connection_id: str, agent: str = "flood", **more: Any
+) -> dict[str, Any]:
     return {
         "agentId": agent,
         "textDocument": {"uri": ws.doc_uri},

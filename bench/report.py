@@ -67,8 +67,7 @@ def markdown(doc: dict[str, Any]) -> str:
             row(
                 "routing: time to first delta (real llama.cpp, SmolLM2-135M)",
                 f"sidecar {s['medianMs']['sidecar']:.1f} ms",
-                f"direct httpx {s['medianMs']['directHttpx']:.1f} ms → "
-                f"{s['overheadMs']:+.1f} ms",
+                f"direct httpx {s['medianMs']['directHttpx']:.1f} ms → {s['overheadMs']:+.1f} ms",
                 "(scale only)",
                 {"pass": True} if "pass" not in s else s,
             )

@@ -7,6 +7,9 @@ frames and parses bytes and nothing else, answers the server's requests
 can keep every byte the sidecar wrote on stdout (the secret canary scans it).
 """
 
+# Every wait in this client is bounded by an explicit per-call timeout: that is the API.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -133,7 +136,7 @@ class Sidecar:
         full_env.update(env or {})
         stderr: Any = asyncio.subprocess.DEVNULL
         if stderr_path is not None:
-            stderr = open(stderr_path, "ab")  # noqa: SIM115 - handed to the child
+            stderr = open(stderr_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child
         try:
             proc = await asyncio.create_subprocess_exec(
                 *(command or SERVE_COMMAND),
@@ -166,7 +169,9 @@ class Sidecar:
         sidecar.settings = settings or {}
         try:
             await sidecar.initialize(
-                folders=folders, configuration=configuration, client_name=client_name,
+                folders=folders,
+                configuration=configuration,
+                client_name=client_name,
                 timeout=timeout,
             )
         except BaseException:
@@ -267,7 +272,9 @@ class Sidecar:
         return fut
 
     async def call(self, method: str, params: Any = None, *, timeout: float = 30) -> Any:
-        fut = self.request(method, params if params is not None else {} if method != "shutdown" else None)
+        fut = self.request(
+            method, params if params is not None else {} if method != "shutdown" else None
+        )
         await self.drain()
         return await asyncio.wait_for(fut, timeout)
 
@@ -286,9 +293,7 @@ class Sidecar:
 
     # --- events -----------------------------------------------------------------------
 
-    def wait_event(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20
-    ) -> Any:
+    def wait_event(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20) -> Any:
         for event in self.events:
             if predicate(event):
                 done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

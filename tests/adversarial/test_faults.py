@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from bench.rpc import RpcError, Sidecar, proc_rss_mb
+
 from tests.adversarial.helpers import (
     SAFE_ENV,
     Workspace,
@@ -125,8 +125,13 @@ async def test_backend_connection_dropped_mid_stream_fails_the_run(
 
 async def test_backend_process_killed_mid_stream_fails_the_run(ws: Workspace) -> None:
     double = StandaloneDouble(
-        "ollama_double", "--models", "llama3.2", "--chunk-delay", "0.05",
-        "--reply", " ".join(f"w{i}" for i in range(200)),
+        "ollama_double",
+        "--models",
+        "llama3.2",
+        "--chunk-delay",
+        "0.05",
+        "--reply",
+        " ".join(f"w{i}" for i in range(200)),
     )
     try:
         async with running(ws) as s:
@@ -172,8 +177,14 @@ async def test_a_valid_2mb_line_streams_through_whole(ws: Workspace, ollama: Oll
     text = "a" * (2 * 1024 * 1024)
     lines = [
         {"model": "llama3.2", "message": {"role": "assistant", "content": text}, "done": False},
-        {"model": "llama3.2", "message": {"role": "assistant", "content": ""}, "done": True,
-         "done_reason": "stop", "eval_count": 1, "prompt_eval_count": 1},
+        {
+            "model": "llama3.2",
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "eval_count": 1,
+            "prompt_eval_count": 1,
+        },
     ]
     body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
     ollama.fail_next(200, body, NDJSON, path="/api/chat")
@@ -275,8 +286,9 @@ async def test_existing_store_on_a_read_only_home_keeps_its_runs_readable(
 # --- the keyring --------------------------------------------------------------------------
 
 
-async def _set_secret_error(ws: Workspace, env: dict[str, str], command: list[str] | None = None
-                            ) -> tuple[RpcError, dict[str, object]]:
+async def _set_secret_error(
+    ws: Workspace, env: dict[str, str], command: list[str] | None = None
+) -> tuple[RpcError, dict[str, object]]:
     async with running(ws, env=env, command=command) as s:
         conn = await s.call(
             "modelwire/createConnection",
@@ -284,7 +296,8 @@ async def _set_secret_error(ws: Workspace, env: dict[str, str], command: list[st
         )
         with pytest.raises(RpcError) as err:
             await s.call(
-                "modelwire/setSecret", {"connectionId": conn["id"], "secret": "sk-test-1234567890"},
+                "modelwire/setSecret",
+                {"connectionId": conn["id"], "secret": "sk-test-1234567890"},
                 timeout=30,
             )
         status = await assert_alive(s)
@@ -311,15 +324,20 @@ async def test_no_dbus_session_means_keyring_unavailable(ws: Workspace) -> None:
     assert err.data_code == "KEYRING_UNAVAILABLE"
 
 
-async def test_plaintext_keyring_backend_is_refused(ws: Workspace) -> None:
+def _insecure_backends() -> list[str]:
+    names = ["keyring.backends.null.Keyring"]
     try:
         import keyrings.alt  # noqa: F401
     except ImportError:
-        pytest.skip("keyrings.alt is not installed; the fail backend is covered above")
-    err, _ = await _set_secret_error(
-        ws, {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
-    )
+        return names  # keyring alone picks `fail` on a headless machine (tested above)
+    return [*names, "keyrings.alt.file.PlaintextKeyring"]
+
+
+@pytest.mark.parametrize("backend", _insecure_backends())
+async def test_insecure_keyring_backends_are_refused(ws: Workspace, backend: str) -> None:
+    err, status = await _set_secret_error(ws, {"PYTHON_KEYRING_BACKEND": backend})
     assert err.data_code == "KEYRING_UNAVAILABLE"
+    assert status["keyringSecure"] is False
 
 
 async def test_locked_keyring_means_keyring_unavailable(tmp_path: Path) -> None:
@@ -355,13 +373,11 @@ async def test_editor_closing_stdin_mid_run_ends_the_sidecar_cleanly(
     ws: Workspace, ollama: OllamaDouble
 ) -> None:
     ollama.behave(reply=" ".join(f"w{i}" for i in range(400)), chunk_delay=0.05)
-    s = await Sidecar.start(
-        ws.home, folders=[ws.folder], env=SAFE_ENV, stderr_path=ws.log
-    )
+    s = await Sidecar.start(ws.home, folders=[ws.folder], env=SAFE_ENV, stderr_path=ws.log)
     try:
         s.open_document(ws.doc_uri, "def f():\n    pass\n")
         conn = await ollama_connection(s, ollama.url)
-        asyncio.ensure_future(s.call("modelwire/startRun", run_params(ws, conn), timeout=60))
+        run = asyncio.ensure_future(s.call("modelwire/startRun", run_params(ws, conn), timeout=60))
         first = await s.wait_event(lambda e: e["kind"] == "delta", timeout=15)
         kids = children_of(s.pid)
         s.close_stdin()
@@ -372,6 +388,7 @@ async def test_editor_closing_stdin_mid_run_ends_the_sidecar_cleanly(
         await poll(lambda: not any(alive(k) for k in kids), 10, "the sidecar's children to exit")
     finally:
         await s.kill()
+    run.cancel()
     assert integrity_ok(ws.home)
     status = _final_status(ws.home, first["runId"])
     assert status in ("running", "cancelled", "interrupted")
@@ -389,12 +406,13 @@ async def test_sigterm_mid_run_leaves_no_process_and_a_readable_store(
     try:
         s.open_document(ws.doc_uri, "def f():\n    pass\n")
         conn = await ollama_connection(s, ollama.url)
-        asyncio.ensure_future(s.call("modelwire/startRun", run_params(ws, conn), timeout=60))
+        run = asyncio.ensure_future(s.call("modelwire/startRun", run_params(ws, conn), timeout=60))
         first = await s.wait_event(lambda e: e["kind"] == "delta", timeout=15)
         s.proc.terminate()
         await asyncio.wait_for(s.proc.wait(), 15)
     finally:
         await s.kill()
+    run.cancel()
     assert integrity_ok(ws.home)
     async with running(ws) as s2:
         record = await s2.call("modelwire/getRun", {"runId": first["runId"]})

@@ -6,6 +6,8 @@ hangs (every wait is bounded), memory stays bounded, and only `localhost`,
 `127.0.0.1` and `::1` pass the Ollama policy.
 """
 
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -18,10 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+from bench.rpc import RpcError, Sidecar, frame, proc_rss_mb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.rpc import RpcError, Sidecar, frame, proc_rss_mb
 from modelwire import protocol as p
 from modelwire.adapters import netpolicy
 from modelwire.errors import ModelWireError
@@ -32,11 +34,14 @@ from tests.adversarial.helpers import SAFE_ENV, Workspace, make_workspace, runni
 REQUEST_METHODS = sorted(
     value
     for name, value in vars(p).items()
-    if isinstance(value, str) and value.startswith("modelwire/") and name.isupper()
+    if isinstance(value, str)
+    and value.startswith("modelwire/")
+    and name.isupper()
     and value != p.RUN_EVENT
 )
 PARAM_MODELS = [
-    cls for cls in vars(p).values()
+    cls
+    for cls in vars(p).values()
     if isinstance(cls, type) and issubclass(cls, p.Params) and cls is not p.Params
 ]
 FIELD_NAMES = sorted(
@@ -48,22 +53,48 @@ ALLOWED_RPC = {-32602, -32001, -32800}
 
 # URLs a fuzzed connection may point at: all loopback, none listening (port 9).
 SAFE_URLS = [
-    "http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9/v1", "http://10.0.0.1:9",
-    "https://example.invalid/v1", "ftp://127.0.0.1", "http://user:pw@localhost:9", "",
-    "http://127.1:9", "http://0x7f000001:9", "not a url", "http://[::1",
+    "http://127.0.0.1:9",
+    "http://localhost:9",
+    "http://[::1]:9/v1",
+    "http://10.0.0.1:9",
+    "https://example.invalid/v1",
+    "ftp://127.0.0.1",
+    "http://user:pw@localhost:9",
+    "",
+    "http://127.1:9",
+    "http://0x7f000001:9",
+    "not a url",
+    "http://[::1",
 ]
 
 json_scalar = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40)
-    | st.sampled_from(["", "x" * 5000, "../../etc/passwd", "file:///etc/passwd", "\u202e",
-                       "explain", "review", "ollama", "openai", "embedded"])
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(
+        [
+            "",
+            "x" * 5000,
+            "../../etc/passwd",
+            "file:///etc/passwd",
+            "\u202e",
+            "explain",
+            "review",
+            "ollama",
+            "openai",
+            "embedded",
+        ]
+    )
     | st.sampled_from(SAFE_URLS)
 )
 json_value = st.recursive(
     json_scalar,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from([*FIELD_NAMES, "x"]), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from([*FIELD_NAMES, "x"]), children, max_size=4)
+    ),
     max_leaves=12,
 )
 params_strategy = st.one_of(
@@ -89,7 +120,9 @@ def test_fuzzed_params_always_get_an_answer(ws: Workspace) -> None:
         seen: dict[str, int] = {}
 
         @settings(
-            max_examples=1000, deadline=None, database=None,
+            max_examples=1000,
+            deadline=None,
+            database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
         @given(method=st.sampled_from(REQUEST_METHODS), params=params_strategy)
@@ -126,8 +159,12 @@ async def _kill_all() -> None:
 
 
 async def _ask(s: Sidecar, method: str, params: Any) -> Any:
-    msg: dict[str, Any] = {"jsonrpc": "2.0", "id": f"f{id(params)}-{len(s.events)}",
-                           "method": method, "params": params}
+    msg: dict[str, Any] = {
+        "jsonrpc": "2.0",
+        "id": f"f{id(params)}-{len(s.events)}",
+        "method": method,
+        "params": params,
+    }
     fut = s.expect(msg["id"])
     s.send_raw(frame(msg))
     await s.drain()
@@ -187,8 +224,12 @@ async def test_invalid_utf8_is_a_parse_error(ws: Workspace) -> None:
 
 async def test_batch_arrays_and_non_objects_are_invalid_requests(ws: Workspace) -> None:
     async with running(ws) as s:
-        for body in (b'[{"jsonrpc":"2.0","id":1,"method":"modelwire/status"}]', b'"hi"', b"42",
-                     b"[]"):
+        for body in (
+            b'[{"jsonrpc":"2.0","id":1,"method":"modelwire/status"}]',
+            b'"hi"',
+            b"42",
+            b"[]",
+        ):
             s.send_raw(_raw(body))
         await _still_answers(s)
         assert _null_id_errors(s).count(-32600) >= 3
@@ -200,8 +241,9 @@ async def test_non_object_params_are_rejected_for_every_method(ws: Workspace) ->
             for j, params in enumerate(([1, 2], "text", 7, True)):
                 msg_id = f"{i}-{j}"
                 fut = _answer(s, msg_id)
-                s.send_raw(frame({"jsonrpc": "2.0", "id": msg_id, "method": method,
-                                  "params": params}))
+                s.send_raw(
+                    frame({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+                )
                 answer = await fut
                 assert isinstance(answer, RpcError) and answer.code == -32602, (method, params)
         await _still_answers(s)
@@ -211,8 +253,9 @@ async def test_wrong_jsonrpc_version_is_answered_with_its_id(ws: Workspace) -> N
     async with running(ws) as s:
         for version in ("1.0", 2, None):
             fut = _answer(s, f"v{version}")
-            s.send_raw(frame({"jsonrpc": version, "id": f"v{version}",
-                              "method": "modelwire/status"}))
+            s.send_raw(
+                frame({"jsonrpc": version, "id": f"v{version}", "method": "modelwire/status"})
+            )
             answer = await fut
             assert isinstance(answer, RpcError) and answer.code == -32600
 
@@ -260,8 +303,16 @@ async def test_a_20mb_message_is_answered_and_memory_stays_bounded(ws: Workspace
     async with running(ws) as s:
         for i, params in enumerate(({"runId": "a" * 20_000_000}, {"x": ["y" * 1000] * 20_000})):
             fut = _answer(s, f"big{i}", timeout=60)
-            s.send_raw(frame({"jsonrpc": "2.0", "id": f"big{i}", "method": "modelwire/getRun",
-                              "params": params}))
+            s.send_raw(
+                frame(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": f"big{i}",
+                        "method": "modelwire/getRun",
+                        "params": params,
+                    }
+                )
+            )
             await s.drain()
             answer = await fut
             assert isinstance(answer, RpcError) and answer.code == -32602
@@ -274,8 +325,10 @@ async def test_extra_headers_are_accepted(ws: Workspace) -> None:
     async with running(ws) as s:
         body = json.dumps({"jsonrpc": "2.0", "id": "h", "method": "modelwire/status"}).encode()
         fut = _answer(s, "h")
-        s.send_raw(b"Content-Length: %d\r\nContent-Type: application/vscode-jsonrpc; "
-                   b"charset=utf-8\r\n\r\n%s" % (len(body), body))
+        s.send_raw(
+            b"Content-Length: %d\r\nContent-Type: application/vscode-jsonrpc; "
+            b"charset=utf-8\r\n\r\n%s" % (len(body), body)
+        )
         assert not isinstance(await fut, RpcError)
 
 
@@ -342,44 +395,92 @@ ALLOWED = {"localhost", "127.0.0.1", "::1"}
 
 BAD_URLS = [
     # IPv4 shorthand and other numeric spellings of 127.0.0.1
-    "http://127.1:11434", "http://127.0.1:11434", "http://2130706433:11434",
-    "http://0x7f000001:11434", "http://0x7f.0.0.1:11434", "http://0177.0.0.1:11434",
-    "http://017700000001:11434", "http://127.000.000.001:11434", "http://0:11434",
-    "http://0.0.0.0:11434", "http://127.0.0.2:11434", "http://127.255.255.254:11434",
+    "http://127.1:11434",
+    "http://127.0.1:11434",
+    "http://2130706433:11434",
+    "http://0x7f000001:11434",
+    "http://0x7f.0.0.1:11434",
+    "http://0177.0.0.1:11434",
+    "http://017700000001:11434",
+    "http://127.000.000.001:11434",
+    "http://0:11434",
+    "http://0.0.0.0:11434",
+    "http://127.0.0.2:11434",
+    "http://127.255.255.254:11434",
     # IPv6 spellings
-    "http://[::ffff:127.0.0.1]:11434", "http://[::ffff:7f00:1]:11434", "http://[::127.0.0.1]:11434",
-    "http://[0:0:0:0:0:0:0:1]:11434", "http://[::0:1]:11434", "http://[::1%25lo]:11434",
-    "http://[::1%lo]:11434", "http://[fe80::1%25eth0]:11434", "http://[::]:11434",
-    "http://::1:11434", "http://[::ffff:10.0.0.1]:11434",
+    "http://[::ffff:127.0.0.1]:11434",
+    "http://[::ffff:7f00:1]:11434",
+    "http://[::127.0.0.1]:11434",
+    "http://[0:0:0:0:0:0:0:1]:11434",
+    "http://[::0:1]:11434",
+    "http://[::1%25lo]:11434",
+    "http://[::1%lo]:11434",
+    "http://[fe80::1%25eth0]:11434",
+    "http://[::]:11434",
+    "http://::1:11434",
+    "http://[::ffff:10.0.0.1]:11434",
     # userinfo tricks
-    "http://user@localhost:11434", "http://user:pw@127.0.0.1:11434", "http://:@localhost:11434",
-    "http://localhost@evil.example:11434", "http://localhost:11434@evil.example",
-    "http://127.0.0.1%40evil.example:11434", "http://evil.example#@localhost:11434",
-    "http://evil.example?@localhost:11434", "http://localhost\\@evil.example:11434",
+    "http://user@localhost:11434",
+    "http://user:pw@127.0.0.1:11434",
+    "http://:@localhost:11434",
+    "http://localhost@evil.example:11434",
+    "http://localhost:11434@evil.example",
+    "http://127.0.0.1%40evil.example:11434",
+    "http://evil.example#@localhost:11434",
+    "http://evil.example?@localhost:11434",
+    "http://localhost\\@evil.example:11434",
     # backslashes, trailing dots, case
-    "http://evil.example\\.localhost:11434", "http:\\\\localhost:11434",
-    "http://localhost\\evil.example", "http://localhost.:11434", "http://127.0.0.1.:11434",
+    "http://evil.example\\.localhost:11434",
+    "http:\\\\localhost:11434",
+    "http://localhost\\evil.example",
+    "http://localhost.:11434",
+    "http://127.0.0.1.:11434",
     "http://localhost..:11434",
     # IDN, punycode, lookalikes, percent-encoding
-    "http://ｌｏｃａｌｈｏｓｔ:11434", "http://localhoﬆ:11434", "http://xn--localhost-:11434",
-    "http://xn--lcalhost-9za:11434", "http://l%6fcalhost:11434", "http://%6c%6f%63%61%6c%68%6f%73%74",
-    "http://127%2e0%2e0%2e1:11434", "http://localhost%00.evil.example",
-    "http://local\u200bhost:11434", "http://localhost\u3002:11434",
+    "http://ｌｏｃａｌｈｏｓｔ:11434",
+    "http://localhoﬆ:11434",
+    "http://xn--localhost-:11434",
+    "http://xn--lcalhost-9za:11434",
+    "http://l%6fcalhost:11434",
+    "http://%6c%6f%63%61%6c%68%6f%73%74",
+    "http://127%2e0%2e0%2e1:11434",
+    "http://localhost%00.evil.example",
+    "http://local\u200bhost:11434",
+    "http://localhost\u3002:11434",
     # DNS names that resolve to loopback (or would) but are not one of the three
-    "http://ip6-localhost:11434", "http://ip6-loopback:11434", "http://localhost.localdomain:11434",
-    "http://127.0.0.1.nip.io:11434", "http://localtest.me:11434", "http://sub.localhost:11434",
+    "http://ip6-localhost:11434",
+    "http://ip6-loopback:11434",
+    "http://localhost.localdomain:11434",
+    "http://127.0.0.1.nip.io:11434",
+    "http://localtest.me:11434",
+    "http://sub.localhost:11434",
     "http://evil.example:11434",
     # schemes and shapes
-    "https://evil.example/", "file:///etc/passwd", "ftp://127.0.0.1", "//localhost:11434",
-    "localhost:11434", "http://:11434", "http://localhost:99999", "http://localhost:-1",
-    "http://localhost:11434/?q=1", "http://localhost:11434/#frag", "http://localhost :11434",
-    "http://localhost\t:11434", "http://localhost\n.evil.example", " http://localhost:11434",
+    "https://evil.example/",
+    "file:///etc/passwd",
+    "ftp://127.0.0.1",
+    "//localhost:11434",
+    "localhost:11434",
+    "http://:11434",
+    "http://localhost:99999",
+    "http://localhost:-1",
+    "http://localhost:11434/?q=1",
+    "http://localhost:11434/#frag",
+    "http://localhost :11434",
+    "http://localhost\t:11434",
+    "http://localhost\n.evil.example",
+    " http://localhost:11434",
 ]
 GOOD_URLS = [
-    "http://localhost:11434", "http://127.0.0.1:11434", "http://[::1]:11434",
-    "http://localhost", "https://127.0.0.1:8443/ollama", "http://[::1]/",
+    "http://localhost:11434",
+    "http://127.0.0.1:11434",
+    "http://[::1]:11434",
+    "http://localhost",
+    "https://127.0.0.1:8443/ollama",
+    "http://[::1]/",
     # Host names are case-insensitive: this is the same host, and httpx sends `localhost`.
-    "http://LOCALHOST:11434", "http://LocalHost:11434",
+    "http://LOCALHOST:11434",
+    "http://LocalHost:11434",
 ]
 
 
@@ -406,8 +507,13 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
     def fake(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         if host in answers:
             return [
-                (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                 (a, port or 0))
+                (
+                    socket.AF_INET6 if ":" in a else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (a, port or 0),
+                )
                 for a in answers[host]
             ]
         return real(host, port, *args, **kwargs)
@@ -418,8 +524,15 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
 
 @pytest.mark.parametrize(
     "addresses",
-    [["10.0.0.5"], ["127.0.0.1", "192.168.1.10"], ["::ffff:10.0.0.1"], ["fe80::1"], [],
-     ["0.0.0.0"], ["::"]],
+    [
+        ["10.0.0.5"],
+        ["127.0.0.1", "192.168.1.10"],
+        ["::ffff:10.0.0.1"],
+        ["fe80::1"],
+        [],
+        ["0.0.0.0"],
+        ["::"],
+    ],
 )
 def test_localhost_resolving_elsewhere_is_rejected(
     resolver: dict[str, list[str]], addresses: list[str]
@@ -435,11 +548,41 @@ def test_localhost_resolving_to_loopback_only_passes(resolver: dict[str, list[st
     assert netpolicy.check_loopback("http://localhost:11434")
 
 
-URL_PIECES = st.sampled_from([
-    "localhost", "127.0.0.1", "[::1]", "::1", "127.1", "0x7f000001", "2130706433", "@", ":",
-    "\\", "/", ".", "%2e", "%40", "evil.example", "user", "pw", "11434", "[", "]", "#", "?",
-    "xn--", "ｌ", "\u3002", "%", "0", "::ffff:", "%25lo", "LOCALHOST", "\t",
-])
+URL_PIECES = st.sampled_from(
+    [
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "::1",
+        "127.1",
+        "0x7f000001",
+        "2130706433",
+        "@",
+        ":",
+        "\\",
+        "/",
+        ".",
+        "%2e",
+        "%40",
+        "evil.example",
+        "user",
+        "pw",
+        "11434",
+        "[",
+        "]",
+        "#",
+        "?",
+        "xn--",
+        "ｌ",
+        "\u3002",
+        "%",
+        "0",
+        "::ffff:",
+        "%25lo",
+        "LOCALHOST",
+        "\t",
+    ]
+)
 
 
 @settings(max_examples=600, deadline=None, database=None)
@@ -471,8 +614,13 @@ def test_any_accepted_url_reaches_only_the_three_hosts(netloc: str) -> None:
 )
 @pytest.mark.parametrize(
     "url",
-    ["http://evil.example[::1]:11434", "http://[::1]evil.example", "http://localhost[::1]",
-     "http://127.0.0.1[::1]", "http://evil.example:80[::1]"],
+    [
+        "http://evil.example[::1]:11434",
+        "http://[::1]evil.example",
+        "http://localhost[::1]",
+        "http://127.0.0.1[::1]",
+        "http://evil.example:80[::1]",
+    ],
 )
 def test_brackets_after_a_name_are_rejected(url: str) -> None:
     with pytest.raises(ModelWireError):
