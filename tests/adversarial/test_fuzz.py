@@ -625,3 +625,21 @@ def test_any_accepted_url_reaches_only_the_three_hosts(netloc: str) -> None:
 def test_brackets_after_a_name_are_rejected(url: str) -> None:
     with pytest.raises(ModelWireError):
         netpolicy.check_loopback(url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: createConnection saves an Ollama connection to 'http://evil.example[::1]:11434' "
+    "(the urlsplit quirk above); a run on it then fails INTERNAL (httpx.InvalidURL) and "
+    "testConnection answers -32603 instead of a health result",
+)
+async def test_a_bracket_quirk_url_is_refused_when_the_connection_is_saved(
+    ws: Workspace,
+) -> None:
+    async with running(ws) as s:
+        with pytest.raises(RpcError) as err:
+            await s.call(
+                "modelwire/createConnection",
+                {"name": "x", "providerId": "ollama", "baseUrl": "http://evil.example[::1]:11434"},
+            )
+        assert err.value.code == -32602
