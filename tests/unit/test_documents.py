@@ -62,9 +62,11 @@ def test_a_selection_that_ends_before_it_starts_is_invalid_params() -> None:
 
 
 def test_characters_past_the_end_of_a_line_stop_at_the_line_end() -> None:
+    # LSP: a character past the line length "defaults back to the line length",
+    # which does not include the line break.
     text, lines = select_lines(SOURCE, rng((4, 4), (4, 500)))
 
-    assert (text, lines) == ("return 0\n", (4, 4))
+    assert (text, lines) == ("return 0", (4, 4))
 
 
 def test_lines_past_the_end_of_the_file_are_clamped_to_the_last_line() -> None:
@@ -74,11 +76,6 @@ def test_lines_past_the_end_of_the_file_are_clamped_to_the_last_line() -> None:
     assert lines == (1, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: select_lines clamps an end line past the last line to that line but "
-    "keeps end.character, so Select All of a file ending in a newline loses its last line",
-)
 def test_select_all_of_a_file_ending_in_a_newline_keeps_the_last_line() -> None:
     # VS Code's Select All on "a\nb\n" is (0,0)-(2,0): line 2 is the empty line after
     # the final newline.
@@ -87,11 +84,6 @@ def test_select_all_of_a_file_ending_in_a_newline_keeps_the_last_line() -> None:
     assert text == "a\nb\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: select_lines indexes characters by code point, but LSP positions count "
-    "UTF-16 code units (no other positionEncoding is negotiated)",
-)
 def test_a_selection_after_an_emoji_is_the_text_the_user_selected() -> None:
     # "🚀" is one code point but two UTF-16 code units, which is what the editor counts.
     line = "🚀 launch()\n"

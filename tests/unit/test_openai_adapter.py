@@ -182,7 +182,7 @@ async def test_missing_key_is_secret_missing_and_sends_nothing(
     error, _ = await failure(adapter.stream_chat(HELLO))
     await adapter.aclose()
     assert error.code is ErrorCode.SECRET_MISSING
-    assert "Set API Key" in error.hint
+    assert "Edit Connection" in error.hint
     assert openai_double.requests == []
 
 
@@ -197,7 +197,7 @@ async def test_wrong_key_is_auth_failed_and_the_echoed_key_is_redacted(echo: str
     assert error.code is ErrorCode.AUTH_FAILED
     assert "Incorrect API key provided" in error.message
     assert "[REDACTED]" in error.message
-    assert "Set API Key" in error.hint
+    assert "Edit Connection" in error.hint
     assert seen == []
     assert_no_key_in(error, WRONG_KEY)
     assert health.reachable and health.error_code == "AUTH_FAILED"

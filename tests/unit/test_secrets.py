@@ -171,11 +171,6 @@ def test_a_chain_of_secure_backends_is_accepted(
     assert secrets.backend_description() == ("keyring.backends.chainer.ChainerBackend", True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SecretStore._judge refuses a chain whose first (writing) backend is secure "
-    "because keyrings.alt's plaintext backend is chained after it",
-)
 def test_a_secure_keyring_is_used_even_when_keyrings_alt_is_also_installed(
     secrets: SecretStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

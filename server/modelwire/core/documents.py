@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -92,29 +93,51 @@ def read_document(uri: str, max_bytes: int) -> Document:
     )
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _utf16_index(content: str, units: int) -> int:
+    """The string index of an LSP character offset (UTF-16 code units, the default
+    position encoding), clamped to the line's content."""
+    count = 0
+    for i, ch in enumerate(content):
+        if count >= units:
+            return i
+        count += 2 if ord(ch) > 0xFFFF else 1
+    return len(content)
+
+
 def select_lines(text: str, rng: Range) -> tuple[str, tuple[int, int]]:
-    """The text of a range (LSP positions, character offsets per line) and its lines."""
-    lines = text.splitlines(keepends=True)
-    if not lines:
-        return "", (0, 0)
-    start_line = min(rng.start.line, len(lines) - 1)
-    end_line = min(max(rng.end.line, start_line), len(lines) - 1)
+    """The text of an LSP range and the (first, last) 0-based lines it covers.
+
+    Lines break at \\n, \\r\\n and \\r only, as in LSP; a position past the last line
+    means the end of the document (VS Code's Select All ends on the line after a
+    final newline)."""
     if (rng.end.line, rng.end.character) < (rng.start.line, rng.start.character):
         raise ModelWireError(
             ErrorCode.INVALID_PARAMS,
             "The range ends before it starts.",
             "Send a range whose end is after its start.",
         )
-    if start_line == end_line:
-        chunk = (
-            lines[start_line][rng.start.character : rng.end.character]
-            if rng.end.line == rng.start.line
-            else lines[start_line][rng.start.character :]
-        )
-    else:
-        chunk = (
-            lines[start_line][rng.start.character :]
-            + "".join(lines[start_line + 1 : end_line])
-            + lines[end_line][: rng.end.character]
-        )
-    return chunk, (start_line, end_line)
+    lines = _LINE.findall(text)
+    if not lines:
+        return "", (0, 0)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(line: int, character: int) -> int:
+        if line >= len(lines):
+            return len(text)
+        content = lines[line].rstrip("\r\n")
+        return starts[line] + _utf16_index(content, character)
+
+    begin = offset(rng.start.line, rng.start.character)
+    end = offset(rng.end.line, rng.end.character)
+    first = min(rng.start.line, len(lines) - 1)
+    last = (
+        rng.end.line - 1
+        if rng.end.character == 0 and rng.end.line > rng.start.line
+        else rng.end.line
+    )
+    return text[begin:end], (first, max(first, min(last, len(lines) - 1)))

@@ -88,17 +88,19 @@ class SecretStore:
 
     @staticmethod
     def _judge(backend: Any) -> ModelWireError | None:
-        names = [_backend_name(backend)]
+        name = _backend_name(backend)
         inner = getattr(backend, "backends", None)
-        if names[0].endswith("chainer.ChainerBackend") and inner is not None:
-            names = [_backend_name(b) for b in inner]
-            if not names:
+        if name.endswith("chainer.ChainerBackend") and inner is not None:
+            # A chain writes to its first backend only (the next ones are read
+            # fallbacks): GNOME Keyring chained before keyrings.alt's plaintext file,
+            # as on Debian with python3-keyrings.alt, still stores keys safely.
+            if not inner:
                 return _unavailable("no keyring backend is available")
-        for name in names:
-            if name in _OPT_IN and os.environ.get(ALLOW_FILE_KEYRING_ENV) == "1":
-                continue
-            if name in _INSECURE or name in _OPT_IN:
-                return _unavailable(f"the only keyring backend is {name}, which is not secure")
+            name = _backend_name(inner[0])
+        if name in _OPT_IN and os.environ.get(ALLOW_FILE_KEYRING_ENV) == "1":
+            return None
+        if name in _INSECURE or name in _OPT_IN:
+            return _unavailable(f"the keyring backend in use is {name}, which is not secure")
         return None
 
     def backend_description(self) -> tuple[str, bool]:
