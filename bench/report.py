@@ -44,7 +44,8 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"modelwire {med['modelwire'] * 1000:.0f} ms "
                 f"(×{s['ratioModelwireToBarePygls']} of bare pygls)",
                 f"bare pygls {med['barePygls'] * 1000:.0f} ms; `python -c pass` "
-                f"{med['pythonPass'] * 1000:.0f} ms",
+                f"{med['pythonPass'] * 1000:.0f} ms; modelwire to its first listProviders "
+                f"answer {s.get('modelwireFirstRequestMedianSeconds', 0) * 1000:.0f} ms",
                 "≤ 1.15× bare pygls",
                 s,
             )
@@ -97,7 +98,8 @@ def markdown(doc: dict[str, Any]) -> str:
             row(
                 f"concurrency: {s['runs']} runs over {s['connections']} connections",
                 f"listConnections p50 {lc['loadedP50']:.2f} / p99 {lc['loadedP99']:.2f} ms; "
-                f"loop lag p50 {lag['lagP50']:.2f} / p99 {lag['lagP99']:.2f} ms; "
+                f"loop lag p50 {lag['lagP50']:.2f} / p99 {lag['lagP99']:.2f} ms "
+                f"(steady p99 {lag.get('steadyLagP99', float('nan')):.2f} ms); "
                 f"RSS peak {s['sidecarRssMb']['peak']} MB; {s['succeeded']}/{s['runs']} succeeded",
                 f"idle: listConnections p50 {lc['idleP50']:.2f} ms; RSS "
                 f"{s['sidecarRssMb']['idle']} MB",

@@ -383,11 +383,21 @@ async def concurrency(runs: int, connections: int = 5) -> dict[str, Any]:
                 await s.drain()
                 lc: list[float] = []
                 lp: list[float] = []
+                steady_lc: list[float] = []  # probes once every run has started streaming
+                steady_lp: list[float] = []
+                known = set(s.runs)
                 rss_peak = rss_idle
                 t0 = time.perf_counter()
                 while not all(t.done() for t in tasks):
+                    all_streaming = (
+                        sum(1 for r, st in s.runs.items() if r not in known and st.first_delta_t)
+                        >= runs
+                    )
                     lc.append(await _rtt(s, "modelwire/listConnections"))
                     lp.append(await _rtt(s, "modelwire/listProviders"))
+                    if all_streaming and not all(t.done() for t in tasks):
+                        steady_lc.append(lc[-1])
+                        steady_lp.append(lp[-1])
                     rss_peak = max(rss_peak, proc_rss_mb(s.pid))
                     await asyncio.sleep(0.02)
                 wall = time.perf_counter() - t0
@@ -422,6 +432,13 @@ async def concurrency(runs: int, connections: int = 5) -> dict[str, Any]:
             "loadedP99": rounded(percentile(lp, 99)),
             "lagP50": rounded(percentile(lp, 50) - percentile(idle_lp, 50)),
             "lagP99": rounded(percentile(lp, 99) - percentile(idle_lp, 50)),
+            "steadyProbes": len(steady_lp),
+            "steadyLagP50": rounded(percentile(steady_lp, 50) - percentile(idle_lp, 50)),
+            "steadyLagP99": rounded(percentile(steady_lp, 99) - percentile(idle_lp, 50)),
+            "steadyListConnectionsP99": rounded(percentile(steady_lc, 99)),
+            "burstNote": "the whole-run p99 includes the probes sent right behind the burst "
+            "of startRun requests: they wait in the pipe (FIFO) until every run is admitted; "
+            "steady = probes taken once every run is streaming",
         },
         "firstRunsOnColdConnectionsMaxRttMs": rounded(max(cold) if cold else 0.0),
         "sidecarRssMb": {"idle": rounded(rss_idle, 1), "peak": rounded(rss_peak, 1)},
