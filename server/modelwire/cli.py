@@ -139,9 +139,10 @@ def _connection(app: ModelWire, ref: str | None, settings: Settings) -> Connecti
 
 
 def _default_connection_id(app: ModelWire, settings: Settings) -> str | None:
-    with suppress(ModelWireError):
-        return _connection(app, None, settings).id
-    return None
+    from modelwire.core.routing import default_connection
+
+    found = default_connection(settings, app.connections)
+    return found[0].id if found else None
 
 
 async def _with_core(body: Callable[[ModelWire], Awaitable[int]]) -> int:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelwire.core.connections import ConnectionRegistry
+from modelwire.core.connections import EMBEDDED_CONNECTION_ID, ConnectionRegistry
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.settings import Settings
 from modelwire.errors import ErrorCode, ModelWireError
-from modelwire.protocol import Connection, Routing, RoutingSource
+from modelwire.protocol import Connection, DefaultSource, Routing, RoutingSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,22 @@ def resolve_connection(
         if embedded is not None:
             return embedded, "fallback", None
     raise no_default_connection(len(users))
+
+
+def default_connection(
+    settings: Settings, connections: ConnectionRegistry
+) -> tuple[Connection, DefaultSource] | None:
+    """The connection a run with no explicit choice would use, and why (for listings
+    and status bars), or None when there is no default."""
+    try:
+        conn, source, _ = resolve_connection(
+            connection_id=None, model_ref=None, settings=settings, connections=connections
+        )
+    except ModelWireError:
+        return None
+    if source == "settings":
+        return conn, "settings"
+    return conn, ("fallback" if conn.id == EMBEDDED_CONNECTION_ID else "single")
 
 
 def resolve_routing(

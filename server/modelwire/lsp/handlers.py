@@ -109,30 +109,16 @@ async def register_provider(
 async def list_connections(
     ls: ModelWireServer, params: p.ListConnectionsParams
 ) -> p.ListConnectionsResult:
-    from modelwire.core.routing import resolve_connection
+    from modelwire.core.routing import default_connection
 
-    folder = (
-        ls.editor.folder_for(params.scope_uri) if params.scope_uri else ls.editor.folder_for(None)
-    )
+    folder = ls.editor.folder_for(params.scope_uri)
     settings = await ls.editor.settings_for(folder or params.scope_uri)
     result = p.ListConnectionsResult(
         connections=ls.core.connections.list(), default_model=settings.default_model
     )
-    try:
-        conn, source, _ = resolve_connection(
-            connection_id=None,
-            model_ref=None,
-            settings=settings,
-            connections=ls.core.connections,
-        )
-        result.default_connection_id = conn.id
-        result.default_source = (
-            "single"
-            if source == "fallback" and conn.provider_id != "embedded"
-            else ("fallback" if source == "fallback" else "settings")
-        )
-    except ModelWireError:
-        pass  # no default for this scope: the list is still useful
+    found = default_connection(settings, ls.core.connections)
+    if found is not None:  # no default for this scope: the list is still useful
+        result.default_connection_id, result.default_source = found[0].id, found[1]
     return result
 
 
