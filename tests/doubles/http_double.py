@@ -140,13 +140,14 @@ class Exchange:
 
     async def _watch_eof(self) -> None:
         # HTTP/1.1 clients send nothing while a response is in flight, so EOF here means
-        # the client closed the connection (a cancelled or closed stream).
-        while True:
-            data = await self.conn.reader.read(65536)
-            if not data:
-                self._mark_gone()
-                return
-            self.conn.buf += data
+        # the client closed the connection (a cancelled or closed stream). A client that
+        # closes with response bytes still unread in its socket buffer makes the kernel
+        # send RST instead of FIN, so the read fails with ECONNRESET: that is a
+        # disconnect too, not a reason for the watcher to die silently.
+        with contextlib.suppress(OSError):
+            while data := await self.conn.reader.read(65536):
+                self.conn.buf += data
+        self._mark_gone()
 
     def _mark_gone(self) -> None:
         self.gone.set()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 from collections.abc import AsyncIterator
 
 import pytest
@@ -389,6 +391,25 @@ async def test_closing_the_stream_disconnects_and_the_next_request_works(
     openai_double.behave(stall_after=None)
     for _ in range(3):
         assert isinstance((await collect(adapter.stream_chat(HELLO)))[-1], Finish)
+
+
+def test_a_client_that_resets_the_connection_counts_as_disconnected(
+    openai_double: OpenAIDouble,  # noqa: F811
+) -> None:
+    # Closing a socket with response bytes still unread sends RST, not FIN; that is how
+    # closing a stream mid-answer often looks on the wire, and the double must see it.
+    openai_double.behave(stall_after=2)
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [], "stream": True}).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {TEST_API_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", openai_double.port), timeout=5) as sock:
+        sock.sendall(head + body)
+        assert sock.recv(64).startswith(b"HTTP/1.1 200")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    assert openai_double.wait_for_requests(1).wait_disconnected(5)
 
 
 async def test_cancelling_the_consuming_task_disconnects(
