@@ -269,12 +269,6 @@ async def test_unknown_methods_are_method_not_found(ws: Workspace) -> None:
             assert isinstance(answer, RpcError) and answer.code == -32601, (method, answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a request for an unknown non-modelwire method WITHOUT `params` is answered "
-    "-32602 'JsonRPCRequestMessage.__init__() missing … params' instead of -32601 "
-    "(lsp/jsonrpc.py ModelWireProtocol.structure_message)",
-)
 async def test_unknown_method_without_params_is_method_not_found(ws: Workspace) -> None:
     async with running(ws) as s:
         fut = _answer(s, 9)
@@ -283,12 +277,6 @@ async def test_unknown_method_without_params_is_method_not_found(ws: Workspace) 
         assert isinstance(answer, RpcError) and answer.code == -32601, answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a request whose id is an object gets -32603 with a Python traceback in "
-    "error.data (pygls _execute_handler: unhashable id) instead of -32600 Invalid Request "
-    "(lsp/jsonrpc.py ModelWireProtocol.handle_message should reject non string/number ids)",
-)
 async def test_object_id_is_an_invalid_request_without_a_traceback(ws: Workspace) -> None:
     async with running(ws) as s:
         s.send_raw(_raw(b'{"jsonrpc":"2.0","id":{"a":1},"method":"modelwire/status"}'))
@@ -353,12 +341,6 @@ async def test_eof_without_shutdown_exits_cleanly(ws: Workspace) -> None:
         await s.kill()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `Content-Length: 100000000000000` kills the sidecar: pygls run_async calls "
-    "stdin.read(n), which allocates n bytes up front -> MemoryError escapes start_io "
-    "(lsp/server.py serve() uses pygls' unbounded StdinAsyncReader)",
-)
 async def test_an_absurd_content_length_does_not_kill_the_sidecar(ws: Workspace) -> None:
     async with running(ws) as s:
         s.send_raw(b"Content-Length: 100000000000000\r\n\r\n{}")
@@ -366,12 +348,6 @@ async def test_an_absurd_content_length_does_not_kill_the_sidecar(ws: Workspace)
         await _answers_or_kill(s)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after one frame with a bad Content-Length the reader never finds a header "
-    "again (pygls run_async matches `Content-Length` only at the start of a line, but the "
-    "next header follows the unread body on the same line): every later request hangs",
-)
 @pytest.mark.parametrize(
     "bad_frame",
     [
@@ -606,12 +582,6 @@ def test_any_accepted_url_reaches_only_the_three_hosts(netloc: str) -> None:
     assert not parsed.userinfo, url
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: netpolicy.check_loopback_url trusts urlsplit().hostname, which reads "
-    "'http://evil.example[::1]' (and 'http://[::1]evil.example') as host ::1; the policy "
-    "passes a URL whose authority is not one of the three hosts (httpx happens to refuse it)",
-)
 @pytest.mark.parametrize(
     "url",
     [
@@ -627,12 +597,6 @@ def test_brackets_after_a_name_are_rejected(url: str) -> None:
         netpolicy.check_loopback(url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: createConnection saves an Ollama connection to 'http://evil.example[::1]:11434' "
-    "(the urlsplit quirk above); a run on it then fails INTERNAL (httpx.InvalidURL) and "
-    "testConnection answers -32603 instead of a health result",
-)
 async def test_a_bracket_quirk_url_is_refused_when_the_connection_is_saved(
     ws: Workspace,
 ) -> None:

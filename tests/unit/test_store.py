@@ -6,7 +6,6 @@ says why, rather than failing the editor's start.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -91,19 +90,8 @@ def test_a_database_from_a_newer_modelwire_is_left_alone_and_the_sidecar_runs_in
     assert user_version(tmp_path / DB_FILE) == newer
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_home_folder_degrades_instead_of_crashing(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    home.chmod(0o500)
-    try:
-        store = Store(home)
-    finally:
-        home.chmod(0o700)
-
-    assert store.degraded_reason is not None
-    add_consent(store)
-    store.close()
+# A chmod-based read-only home does not bind root (tests run as root in CI); the
+# variants below fail for root too.
 
 
 def test_a_home_that_cannot_be_created_degrades_instead_of_crashing(tmp_path: Path) -> None:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from urllib.parse import SplitResult, urlsplit
 
 from modelwire.errors import ErrorCode, ModelWireError
 
 ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# The whole authority, literally: urlsplit reads `evil.example[::1]:11434` as host ::1.
+_LOOPBACK_AUTHORITY = re.compile(r"(?i:localhost)|127\.0\.0\.1|\[::1\]")
+# A plausible authority for any provider: a bracketed IPv6 literal or a plain name,
+# then an optional port; nothing else may sit around the host.
+_AUTHORITY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]@/\\\s:]+)(:\d{1,5})?")
 
 _HINT = (
     "Ollama connections must use http://localhost:11434, http://127.0.0.1:11434 or "
@@ -78,6 +84,12 @@ def parse_base_url(url: str) -> SplitResult:
             "The base URL has no host.",
             "Give a URL such as http://localhost:11434.",
         )
+    if "@" not in parts.netloc and not _AUTHORITY.fullmatch(parts.netloc):
+        raise ModelWireError(
+            ErrorCode.INVALID_BASE_URL,
+            f"The base URL's host part {parts.netloc!r} is not a host name or address.",
+            "Give a URL such as http://localhost:11434 or https://api.example.com/v1.",
+        )
     if parts.query or parts.fragment:
         raise ModelWireError(
             ErrorCode.INVALID_BASE_URL,
@@ -96,12 +108,9 @@ def check_loopback_url(url: str) -> SplitResult:
     if "@" in parts.netloc:
         raise _reject(url, "credentials in the URL are not allowed")
     host = parts.hostname or ""
-    if host not in ALLOWED_HOSTS:
+    authority = parts.netloc.rsplit(":", 1)[0] if parts.port is not None else parts.netloc
+    if host not in ALLOWED_HOSTS or not _LOOPBACK_AUTHORITY.fullmatch(authority):
         raise _reject(url, f"host {host!r} is not localhost, 127.0.0.1 or ::1")
-    # urlsplit lowercases hostname; require the literal spelling too (no 'LOCALHOST.').
-    raw_host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.startswith("[") else parts.netloc
-    if host == "localhost" and raw_host.lower() != "localhost":
-        raise _reject(url, "the host must be written exactly as localhost")
     return parts
 
 

@@ -38,7 +38,14 @@ class ModelWireProtocol(LanguageServerProtocol):
         if "jsonrpc" not in data:
             return data
         method = data.get("method")
-        if isinstance(method, str) and method.startswith(CUSTOM_PREFIX) and "id" in data:
+        if (
+            isinstance(method, str)
+            and "id" in data
+            and (method.startswith(CUSTOM_PREFIX) or self.get_message_type(method) is None)
+        ):
+            # Custom and unknown methods: params stay as sent (or absent), so a custom
+            # handler validates a plain dict and an unknown method gets -32601, not a
+            # structuring error about a missing `params`.
             return JsonRPCRequestMessage(
                 id=data["id"], method=method, jsonrpc=data["jsonrpc"], params=data.get("params")
             )
@@ -67,6 +74,10 @@ class ModelWireProtocol(LanguageServerProtocol):
             self._send_error(
                 None, INVALID_REQUEST, 'A JSON-RPC message must be an object with "jsonrpc": "2.0".'
             )
+            return
+        msg_id = getattr(message, "id", None)
+        if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, int | str)):
+            self._send_error(None, INVALID_REQUEST, "A request id must be a string or a number.")
             return
         if message.jsonrpc != "2.0" and getattr(message, "id", None) is not None:
             self._send_error(message.id, INVALID_REQUEST, 'Only "jsonrpc": "2.0" is spoken.')

@@ -7,10 +7,13 @@ is then what a bare pygls server costs (bench/: startup).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from threading import Event
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
@@ -58,6 +61,33 @@ class ModelWireServer(LanguageServer):
 
             self._editor = EditorBridge(self)
         return self._editor
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """pygls' stdio loop with the hardened frame reader (see lsp/framing.py)."""
+        from pygls.io_ import StdoutWriter
+
+        from modelwire.lsp.framing import read_frames
+
+        self._stop_event = stop = Event()
+        source = stdin or sys.stdin.buffer
+        pool = self.thread_pool
+
+        class _Reader:
+            def readline(self, limit: int) -> Awaitable[bytes]:
+                return asyncio.get_running_loop().run_in_executor(pool, source.readline, limit)
+
+            def readexactly(self, n: int) -> Awaitable[bytes]:
+                return asyncio.get_running_loop().run_in_executor(pool, source.read, n)
+
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(read_frames(stop, _Reader(), self.protocol, self.report_server_error))
+        except BrokenPipeError:
+            log.error("the editor closed the connection; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
