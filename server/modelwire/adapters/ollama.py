@@ -8,7 +8,6 @@ the connect cannot send the request anywhere else.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +35,7 @@ from modelwire.adapters.transport import (
     build_client,
     drain,
     fetch_json,
+    json_object,
     parse_json_body,
     retry_after_seconds,
     short_timeout,
@@ -282,16 +282,14 @@ class OllamaAdapter:
         yield finish
 
     def _parse_line(self, line: str) -> dict[str, Any]:
-        try:
-            data = json.loads(line)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise ModelWireError(
+        data = json_object(
+            line,
+            ModelWireError(
                 ErrorCode.GENERATION_FAILED,
                 f"{self.label} sent a line that is not a JSON object: {line[:120]!r}",
                 "Check that the base URL points at Ollama.",
-            )
+            ),
+        )
         if "error" in data:
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
@@ -333,16 +331,14 @@ class OllamaAdapter:
         )
 
     def _parse_pull_line(self, model: str, line: str) -> dict[str, Any]:
-        try:
-            data = json.loads(line)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise ModelWireError(
+        data = json_object(
+            line,
+            ModelWireError(
                 ErrorCode.PULL_FAILED,
                 f"{self.label} sent a pull line that is not a JSON object: {line[:120]!r}",
                 "Check that the base URL points at Ollama.",
-            )
+            ),
+        )
         error = data.get("error")
         if error is not None:
             if _PULL_UNKNOWN in str(error):

@@ -42,6 +42,7 @@ from modelwire.adapters.transport import (
     drain,
     fetch_json,
     is_loopback_host,
+    json_object,
     parse_json_body,
     retry_after_seconds,
     short_timeout,
@@ -423,16 +424,14 @@ class OpenAIAdapter:
         yield Finish(finish_reason=finish_reason or "stop", usage=usage)
 
     def _parse_chunk(self, payload: str) -> dict[str, Any]:
-        try:
-            chunk = json.loads(payload)
-        except ValueError:
-            chunk = None
-        if not isinstance(chunk, dict):
-            raise ModelWireError(
+        chunk = json_object(
+            payload,
+            ModelWireError(
                 ErrorCode.GENERATION_FAILED,
                 f"{self.label} sent an event that is not a JSON object: {payload[:120]!r}",
                 "Check that the base URL points at an OpenAI-compatible server.",
-            )
+            ),
+        )
         if chunk.get("error"):
             message, _ = _provider_error(payload.encode())
             raise ModelWireError(

@@ -167,6 +167,18 @@ def parse_json_body(body: bytes) -> Any:
         return None
 
 
+def json_object(text: str, not_an_object: ModelWireError) -> dict[str, Any]:
+    """One streamed line (NDJSON or an SSE payload) as a JSON object, else raise the
+    adapter's own error for it."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise not_an_object
+    return data
+
+
 class FailureTexts(Protocol):
     """What a provider adapter tells the transport about its own failures."""
 
