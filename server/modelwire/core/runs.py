@@ -232,27 +232,21 @@ class RunService:
 
     # --- records --------------------------------------------------------------------
 
-    def _insert(self, record: RunRecord) -> None:
+    def _save(self, record: RunRecord) -> None:
+        """Write the whole record (insert or update: one statement either way)."""
         self._store.execute(
-            "INSERT INTO runs(run_id, agent_id, uri, connection_id, routing, status, timings) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO runs(run_id, agent_id, uri, connection_id, routing, status, timings, "
+            "usage, finish_reason, error_code, error_message, output, diagnostics_count) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET "
+            "connection_id=excluded.connection_id, routing=excluded.routing, "
+            "status=excluded.status, timings=excluded.timings, usage=excluded.usage, "
+            "finish_reason=excluded.finish_reason, error_code=excluded.error_code, "
+            "error_message=excluded.error_message, output=excluded.output, "
+            "diagnostics_count=excluded.diagnostics_count",
             (
                 record.run_id,
                 record.agent_id,
                 record.uri,
-                None,
-                None,
-                record.status,
-                dumps(record.timings.wire()),
-            ),
-        )
-
-    def _save(self, record: RunRecord) -> None:
-        self._store.execute(
-            "UPDATE runs SET connection_id=?, routing=?, status=?, timings=?, usage=?, "
-            "finish_reason=?, error_code=?, error_message=?, output=?, diagnostics_count=? "
-            "WHERE run_id=?",
-            (
                 record.routing.connection_id if record.routing else None,
                 dumps(record.routing.wire() if record.routing else None),
                 record.status,
@@ -263,7 +257,6 @@ class RunService:
                 record.error_message,
                 record.output,
                 record.diagnostics_count,
-                record.run_id,
             ),
         )
 
@@ -320,7 +313,6 @@ class RunService:
         acquired = False
         notice: str | None = None
         try:
-            self._insert(record)
             agent = self._agents.get(req.agent_id, ctx.folder)
             doc = ctx.document(req.uri) or read_document(
                 req.uri, ctx.settings.limits.prompt_max_bytes
@@ -344,7 +336,7 @@ class RunService:
             record.routing = routing
             active.connection_id = routing.connection_id
             conn = self._connections.get(routing.connection_id)
-            self._save(record)
+            self._save(record)  # the first write: queued, with its routing
 
             lane = self._lane(conn.id, ctx.settings)
             await lane.acquire(
