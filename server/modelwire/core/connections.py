@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable
+from typing import Literal
 
 from modelwire.adapters.netpolicy import check_loopback, parse_base_url
 from modelwire.core.clock import now_iso
@@ -54,6 +55,7 @@ class ConnectionRegistry:
         self._secrets = secrets
         self._embedded_available = embedded_available
         self._embedded_model = embedded_model
+        self._embedded_conn: Connection | Literal[False] | None = None
         self._by_id: dict[str, Connection] = {}
         self._listeners: list[Callable[[str], None]] = []
         for row in store.query("SELECT * FROM connections ORDER BY created_at"):
@@ -74,7 +76,15 @@ class ConnectionRegistry:
         return list(self._by_id.values())
 
     def embedded(self) -> Connection | None:
-        """The built-in Embedded connection, present when the embedded model is installed."""
+        """The built-in Embedded connection, present when the embedded model is installed.
+
+        Built once: it cannot change while the process runs, and listing is a hot path
+        (status bars poll it) where the model-file lookup cost ~90 µs a call."""
+        if self._embedded_conn is None:
+            self._embedded_conn = self._build_embedded() or False
+        return self._embedded_conn or None
+
+    def _build_embedded(self) -> Connection | None:
         if not self._embedded_available():
             return None
         return Connection(
