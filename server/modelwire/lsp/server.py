@@ -8,6 +8,7 @@ is then what a bare pygls server costs (bench/: startup).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -139,6 +140,13 @@ def build_server(core_factory: Callable[[], ModelWire] | None = None) -> ModelWi
                     "to a writable folder.",
                 )
             )
+        # Load the handlers now (after `initialize` was answered, before the first
+        # request needs them), then freeze: start-up objects (modules, pydantic schemas,
+        # the core) live for the whole session, so the collector need not rescan them
+        # while runs stream.
+        import modelwire.lsp.handlers  # noqa: F401
+
+        gc.freeze()
         if core.runs.interrupted_on_start:
             log.info(
                 "%d run(s) were interrupted by the last shutdown", core.runs.interrupted_on_start
