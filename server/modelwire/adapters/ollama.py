@@ -282,14 +282,13 @@ class OllamaAdapter:
         yield finish
 
     def _parse_line(self, line: str) -> dict[str, Any]:
-        data = json_object(
-            line,
-            ModelWireError(
+        data = json_object(line)
+        if data is None:
+            raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
                 f"{self.label} sent a line that is not a JSON object: {line[:120]!r}",
                 "Check that the base URL points at Ollama.",
-            ),
-        )
+            )
         if "error" in data:
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
@@ -331,14 +330,13 @@ class OllamaAdapter:
         )
 
     def _parse_pull_line(self, model: str, line: str) -> dict[str, Any]:
-        data = json_object(
-            line,
-            ModelWireError(
+        data = json_object(line)
+        if data is None:
+            raise ModelWireError(
                 ErrorCode.PULL_FAILED,
                 f"{self.label} sent a pull line that is not a JSON object: {line[:120]!r}",
                 "Check that the base URL points at Ollama.",
-            ),
-        )
+            )
         error = data.get("error")
         if error is not None:
             if _PULL_UNKNOWN in str(error):

@@ -424,14 +424,13 @@ class OpenAIAdapter:
         yield Finish(finish_reason=finish_reason or "stop", usage=usage)
 
     def _parse_chunk(self, payload: str) -> dict[str, Any]:
-        chunk = json_object(
-            payload,
-            ModelWireError(
+        chunk = json_object(payload)
+        if chunk is None:
+            raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
                 f"{self.label} sent an event that is not a JSON object: {payload[:120]!r}",
                 "Check that the base URL points at an OpenAI-compatible server.",
-            ),
-        )
+            )
         if chunk.get("error"):
             message, _ = _provider_error(payload.encode())
             raise ModelWireError(

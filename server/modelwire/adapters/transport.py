@@ -167,16 +167,16 @@ def parse_json_body(body: bytes) -> Any:
         return None
 
 
-def json_object(text: str, not_an_object: ModelWireError) -> dict[str, Any]:
-    """One streamed line (NDJSON or an SSE payload) as a JSON object, else raise the
-    adapter's own error for it."""
+def json_object(text: str) -> dict[str, Any] | None:
+    """One streamed line (NDJSON or an SSE payload) as a JSON object, or None.
+
+    Callers raise their own error on None; building it only then keeps this off the
+    per-chunk cost (an error's constructor runs the redaction regexes)."""
     try:
         data = json.loads(text)
     except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise not_an_object
-    return data
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class FailureTexts(Protocol):
