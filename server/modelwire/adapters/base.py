@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -121,7 +121,7 @@ class ProviderAdapter(Protocol):
 
     async def list_models(self) -> list[ModelInfo]: ...
 
-    def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+    def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         """Yield `Loading`/`Retrying` signals, `Delta`s, then exactly one `Finish`.
 
         Raises `ModelWireError` on failure. Closing the iterator (or cancelling the task
@@ -129,6 +129,6 @@ class ProviderAdapter(Protocol):
         """
         ...
 
-    def pull_model(self, model: str) -> AsyncIterator[PullProgress]: ...
+    def pull_model(self, model: str) -> AsyncGenerator[PullProgress, None]: ...
 
     async def aclose(self) -> None: ...

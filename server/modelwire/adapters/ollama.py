@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -229,7 +229,7 @@ class OllamaAdapter:
             return []
         return [_model_info(entry) for entry in entries if isinstance(entry, dict)]
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+    async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         body: dict[str, Any] = {
             "model": request.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -297,7 +297,7 @@ class OllamaAdapter:
             )
         return data
 
-    async def pull_model(self, model: str) -> AsyncIterator[PullProgress]:
+    async def pull_model(self, model: str) -> AsyncGenerator[PullProgress, None]:
         async def make_request() -> httpx.Request:
             return await self._request("POST", "/api/pull", body={"model": model, "stream": True})
 

@@ -13,7 +13,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
@@ -357,7 +357,7 @@ class OpenAIAdapter:
         with self._using(key):
             return _model_list(await self._models_doc(key))
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+    async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         key = await self._key()
         body: dict[str, Any] = {
             "model": request.model,
@@ -440,7 +440,7 @@ class OpenAIAdapter:
             )
         return chunk
 
-    async def pull_model(self, model: str) -> AsyncIterator[PullProgress]:
+    async def pull_model(self, model: str) -> AsyncGenerator[PullProgress, None]:
         raise ModelWireError(
             ErrorCode.UNSUPPORTED,
             "OpenAI-compatible servers cannot pull models through the API.",

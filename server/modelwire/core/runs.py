@@ -13,7 +13,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from modelwire.adapters.base import (
     Loading,
     Retrying,
 )
+from modelwire.core.access import access_context
 from modelwire.core.agents import (
     Agent,
     AgentCatalog,
@@ -46,10 +48,12 @@ from modelwire.core.settings import Settings
 from modelwire.core.store import Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
+    Connection,
     ConnectionLoad,
     Range,
     Routing,
     RunRecord,
+    RunStatus,
     RunUsage,
     Timings,
 )
@@ -87,6 +91,19 @@ class RunContext:
     document: Callable[[str], Document | None] = lambda uri: None
     consent: ConsentPrompt | None = None
     publish_diagnostics: Callable[[str, list[Finding], Agent], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A run's inputs, resolved before any network call."""
+
+    req: RunRequest
+    agent: Agent
+    doc: Document
+    text: str
+    selection: tuple[int, int] | None
+    routing: Routing
+    conn: Connection
 
 
 @dataclass(slots=True)
@@ -310,152 +327,68 @@ class RunService:
         active = _Active(run_id, None, asyncio.current_task())
         self._active[run_id] = active
         lane: Lane | None = None
-        acquired = False
         notice: str | None = None
         try:
-            agent = self._agents.get(req.agent_id, ctx.folder)
-            doc = ctx.document(req.uri) or read_document(
-                req.uri, ctx.settings.limits.prompt_max_bytes
-            )
-            text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
-            size = len(text.encode("utf-8"))
-            if size > ctx.settings.limits.prompt_max_bytes:
-                raise ModelWireError(
-                    ErrorCode.PROMPT_TOO_LARGE,
-                    f"The text is {size // 1024} KiB; the limit is "
-                    f"{ctx.settings.limits.prompt_max_kib} KiB.",
-                    "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
-                )
-            routing = resolve_routing(
-                connection_id=req.connection_id,
-                model_ref=req.model_ref,
-                settings=ctx.settings,
-                connections=self._connections,
-                providers=self._providers,
-            )
-            record.routing = routing
-            active.connection_id = routing.connection_id
-            conn = self._connections.get(routing.connection_id)
+            job = self._prepare(req, ctx)
+            record.routing = job.routing
+            active.connection_id = job.conn.id
             self._save(record)  # the first write: queued, with its routing
 
-            lane = self._lane(conn.id, ctx.settings)
-            await lane.acquire(
-                lambda position: progress.send("queued", position=position, connectionId=conn.id),
+            candidate = self._lane(job.conn.id, ctx.settings)
+            await candidate.acquire(
+                lambda position: progress.send(
+                    "queued", position=position, connectionId=job.conn.id
+                ),
                 lambda: model_busy(
-                    conn.name, lane.limit if lane else 0, lane.queue_limit if lane else 0, conn.id
+                    job.conn.name, candidate.limit, candidate.queue_limit, job.conn.id
                 ),
             )
-            acquired = True
+            lane = candidate
             record.status = "running"
             record.timings.started_at = now_iso()
             self._save(record)
-            progress.send("started", routing=routing.wire())
+            progress.send("started", routing=job.routing.wire())
 
-            await self._consent(conn.id, ctx, run_id)
-            messages = build_messages(
-                agent, text=text, uri=req.uri, language_id=doc.language_id, selection=selection
-            )
-            request = ChatRequest(
-                model=routing.model_ref, messages=messages, max_tokens=agent.max_tokens
-            )
-            if self._backends.needs_start(conn):
-                # The managed model server takes a second or two to come up.
-                progress.send("loading", waitedMs=0, reason="starting the embedded model")
-            t_start = time.perf_counter()
-            last_checkpoint = t_start
-            async with self._backends.lease(conn, ctx.settings) as adapter:
-                from modelwire.core.access import access_context
-
-                with access_context(run_id, ctx.requester, "run"):
-                    stream = adapter.stream_chat(request)
-                    try:
-                        async for item in stream:
-                            if isinstance(item, Delta):
-                                if record.timings.first_token_ms is None:
-                                    record.timings.first_token_ms = round(
-                                        (time.perf_counter() - t_start) * 1000, 2
-                                    )
-                                progress.delta(item.text)
-                                now = time.perf_counter()
-                                if now - last_checkpoint >= CHECKPOINT_SECONDS:
-                                    last_checkpoint = now
-                                    self._checkpoint(run_id, progress.text)
-                            elif isinstance(item, Finish):
-                                record.finish_reason = item.finish_reason
-                                record.usage = RunUsage(
-                                    prompt_tokens=item.usage.prompt_tokens,
-                                    completion_tokens=item.usage.completion_tokens,
-                                )
-                            elif isinstance(item, Loading):
-                                progress.send("loading", waitedMs=round(item.waited_s * 1000))
-                            elif isinstance(item, Retrying):
-                                progress.send(
-                                    "retry", reason=item.reason, delayMs=round(item.delay_s * 1000)
-                                )
-                    finally:
-                        await _close(stream)
-            progress.flush()
+            await self._consent(job.conn.id, ctx, run_id)
+            await self._stream(job, ctx, record, progress)
             record.output = progress.text
-            if agent.output == "diagnostics":
-                findings, problem = parse_findings(
-                    record.output,
-                    line_offset=selection[0] if selection else 0,
-                    line_count=count_lines(text),
-                )
-                record.diagnostics_count = len(findings)
-                if ctx.publish_diagnostics is not None:
-                    ctx.publish_diagnostics(req.uri, findings, agent)
-                notice = problem
+            if job.agent.output == "diagnostics":
+                notice = self._publish_findings(job, ctx, record)
             record.status = "succeeded"
             return record
         except asyncio.CancelledError:
-            progress.flush()
-            record.output = progress.text
-            record.status = "cancelled"
-            record.error_code = ErrorCode.GENERATION_ABORTED.value
-            record.error_message = "The run was cancelled."
-            progress.send(
-                "error",
-                code=record.error_code,
-                message=record.error_message,
-                hint="",
-                retryable=False,
+            self._fail(
+                record,
+                progress,
+                "cancelled",
+                ModelWireError(
+                    ErrorCode.GENERATION_ABORTED, "The run was cancelled.", "", retryable=False
+                ),
             )
             raise
         except ModelWireError as exc:
-            progress.flush()
             if record.routing is not None:
                 exc.with_context(
                     connection_id=record.routing.connection_id,
                     provider_id=record.routing.provider_id,
                 )
-            record.output = progress.text
-            record.status = "failed"
-            record.error_code = exc.code.value
-            record.error_message = exc.message
-            progress.send("error", **exc.to_data())
+            self._fail(record, progress, "failed", exc)
             raise
         except Exception as exc:
             # A bug must fail this run, not the sidecar.
             log.exception("run %s failed unexpectedly", run_id)
-            progress.flush()
-            record.output = progress.text
-            record.status = "failed"
-            record.error_code = ErrorCode.INTERNAL.value
-            record.error_message = f"Internal error: {type(exc).__name__}"
             err = ModelWireError(
                 ErrorCode.INTERNAL,
-                record.error_message,
+                f"Internal error: {type(exc).__name__}",
                 "This is a bug in ModelWire; the sidecar log has details.",
             )
-            progress.send("error", **err.to_data())
+            self._fail(record, progress, "failed", err)
             raise err from exc
         finally:
-            if acquired and lane is not None:
+            if lane is not None:
                 lane.release()
             self._active.pop(run_id, None)
-            total = round((time.perf_counter() - t0) * 1000, 2)
-            record.timings.total_ms = total
+            record.timings.total_ms = round((time.perf_counter() - t0) * 1000, 2)
             record.timings.finished_at = now_iso()
             try:
                 self._save(record)
@@ -470,6 +403,99 @@ class RunService:
                 errorCode=record.error_code,
                 notice=notice,
             )
+
+    def _prepare(self, req: RunRequest, ctx: RunContext) -> _Job:
+        """Everything decided before any network call: agent, text, size, routing."""
+        agent = self._agents.get(req.agent_id, ctx.folder)
+        doc = ctx.document(req.uri) or read_document(req.uri, ctx.settings.limits.prompt_max_bytes)
+        text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
+        size = len(text.encode("utf-8"))
+        if size > ctx.settings.limits.prompt_max_bytes:
+            raise ModelWireError(
+                ErrorCode.PROMPT_TOO_LARGE,
+                f"The text is {size // 1024} KiB; the limit is "
+                f"{ctx.settings.limits.prompt_max_kib} KiB.",
+                "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
+            )
+        routing = resolve_routing(
+            connection_id=req.connection_id,
+            model_ref=req.model_ref,
+            settings=ctx.settings,
+            connections=self._connections,
+            providers=self._providers,
+        )
+        conn = self._connections.get(routing.connection_id)
+        return _Job(req, agent, doc, text, selection, routing, conn)
+
+    async def _stream(
+        self, job: _Job, ctx: RunContext, record: RunRecord, progress: _Progress
+    ) -> None:
+        """Drive the adapter's stream into run events, checkpointing the output."""
+        messages = build_messages(
+            job.agent,
+            text=job.text,
+            uri=job.req.uri,
+            language_id=job.doc.language_id,
+            selection=job.selection,
+        )
+        request = ChatRequest(
+            model=job.routing.model_ref, messages=messages, max_tokens=job.agent.max_tokens
+        )
+        if self._backends.needs_start(job.conn):
+            # The managed model server takes a second or two to come up.
+            progress.send("loading", waitedMs=0, reason="starting the embedded model")
+        t_start = last_checkpoint = time.perf_counter()
+        async with (
+            self._backends.lease(job.conn, ctx.settings) as adapter,
+            aclosing(adapter.stream_chat(request)) as stream,
+        ):
+            with access_context(record.run_id, ctx.requester, "run"):
+                async for item in stream:
+                    if isinstance(item, Delta):
+                        now = time.perf_counter()
+                        if record.timings.first_token_ms is None:
+                            record.timings.first_token_ms = round((now - t_start) * 1000, 2)
+                        progress.delta(item.text)
+                        if now - last_checkpoint >= CHECKPOINT_SECONDS:
+                            last_checkpoint = now
+                            self._checkpoint(record.run_id, progress.text)
+                    elif isinstance(item, Finish):
+                        record.finish_reason = item.finish_reason
+                        record.usage = RunUsage(
+                            prompt_tokens=item.usage.prompt_tokens,
+                            completion_tokens=item.usage.completion_tokens,
+                        )
+                    elif isinstance(item, Loading):
+                        progress.send("loading", waitedMs=round(item.waited_s * 1000))
+                    elif isinstance(item, Retrying):
+                        progress.send(
+                            "retry", reason=item.reason, delayMs=round(item.delay_s * 1000)
+                        )
+        progress.flush()
+
+    def _publish_findings(self, job: _Job, ctx: RunContext, record: RunRecord) -> str | None:
+        """Review output → diagnostics; returns a notice when the answer was unreadable."""
+        findings, problem = parse_findings(
+            record.output,
+            line_offset=job.selection[0] if job.selection else 0,
+            line_count=count_lines(job.text),
+        )
+        record.diagnostics_count = len(findings)
+        if ctx.publish_diagnostics is not None:
+            ctx.publish_diagnostics(job.req.uri, findings, job.agent)
+        return problem
+
+    @staticmethod
+    def _fail(
+        record: RunRecord, progress: _Progress, status: RunStatus, exc: ModelWireError
+    ) -> None:
+        """Record how the run ended and tell the client (the `error` event)."""
+        progress.flush()
+        record.output = progress.text
+        record.status = status
+        record.error_code = exc.code.value
+        record.error_message = exc.message
+        progress.send("error", **exc.to_data())
 
     async def _consent(self, connection_id: str, ctx: RunContext, run_id: str) -> None:
         """Ask once per (workspace, connection) before a run may use a stored key."""
@@ -514,12 +540,6 @@ def _needs_key(base_url: str) -> bool:
     """Hosted APIs always need a key; a keyless local server is a normal set-up."""
     host = (urlsplit(base_url).hostname or "").lower()
     return host == "api.openai.com" or host.endswith(".openai.com")
-
-
-async def _close(stream: Any) -> None:
-    aclose: Callable[[], Awaitable[None]] | None = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 def _record_from_row(row: Any, include_output: bool) -> RunRecord:
