@@ -324,6 +324,9 @@ class StartRunParams(Params):
     connection_id: str | None = Field(default=None, max_length=64)
     model_ref: str | None = Field(default=None, max_length=300)
     work_done_token: ProgressToken | None = None
+    # Chosen by the client and echoed in every runEvent of this run, so a client with
+    # several runs in flight knows which events are whose before the runId is known.
+    client_run_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 RoutingSource = Literal["explicit", "settings", "fallback"]

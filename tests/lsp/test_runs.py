@@ -382,3 +382,22 @@ async def test_a_run_that_was_streaming_when_the_sidecar_died_reads_interrupted(
         record = await s.call("modelwire/getRun", {"runId": delta["runId"]})
     assert record["status"] == "interrupted"
     assert record["routing"]["connectionName"] == "Local Ollama"
+
+
+async def test_client_run_ids_tell_concurrent_runs_apart_even_when_events_reorder(
+    tmp_path: Path, ollama_double: OllamaDouble
+) -> None:
+    ws_a, uri_a = make_folder(tmp_path, "alpha")
+    ws_b, uri_b = make_folder(tmp_path, "beta")
+    async with sidecar(tmp_path / "home", folders=[ws_a, ws_b]) as s:
+        await add_ollama(s, ollama_double)
+        await start(s, uri_b)  # beta's settings are now cached; alpha's are not
+        first = start(s, uri_a, clientRunId="editor-1")  # waits on a settings pull
+        second = start(s, uri_b, clientRunId="editor-2")
+        run_1, run_2 = await asyncio.gather(first, second)
+    by_client = {}
+    for event in s.events:
+        if "clientRunId" in event:
+            by_client.setdefault(event["clientRunId"], set()).add(event["runId"])
+    assert by_client == {"editor-1": {run_1["runId"]}, "editor-2": {run_2["runId"]}}
+    assert run_1["uri"] == uri_a and run_2["uri"] == uri_b

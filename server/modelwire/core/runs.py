@@ -78,6 +78,7 @@ class RunRequest:
     range: Range | None = None
     connection_id: str | None = None
     model_ref: str | None = None
+    client_run_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -120,6 +121,7 @@ class _Progress:
 
     run_id: str
     emit: EventSink
+    client_run_id: str | None = None
     seq: int = 0
     output: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
@@ -130,7 +132,10 @@ class _Progress:
 
     def send(self, kind: str, **payload: Any) -> None:
         self.seq += 1
-        self.emit({"runId": self.run_id, "seq": self.seq, "kind": kind, **payload})
+        event = {"runId": self.run_id, "seq": self.seq, "kind": kind, **payload}
+        if self.client_run_id is not None:
+            event["clientRunId"] = self.client_run_id
+        self.emit(event)
 
     # Coalescing: the first delta goes out at once (no visible latency); later ones
     # within COALESCE_SECONDS are merged so a fast model does not flood the editor.
@@ -323,7 +328,7 @@ class RunService:
             status="queued",
             timings=Timings(queued_at=now_iso()),
         )
-        progress = _Progress(run_id, ctx.emit)
+        progress = _Progress(run_id, ctx.emit, req.client_run_id)
         active = _Active(run_id, None, asyncio.current_task())
         self._active[run_id] = active
         lane: Lane | None = None

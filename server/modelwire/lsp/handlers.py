@@ -262,6 +262,7 @@ async def start_run(ls: ModelWireServer, params: p.StartRunParams) -> p.RunRecor
                 range=params.range,
                 connection_id=params.connection_id,
                 model_ref=params.model_ref,
+                client_run_id=params.client_run_id,
             ),
             ctx,
         )
