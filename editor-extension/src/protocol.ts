@@ -230,6 +230,8 @@ export interface StartRunParams {
   connectionId?: string;
   modelRef?: string;
   workDoneToken?: ProgressToken;
+  /** Echoed in every runEvent of this run: tells concurrent runs apart. */
+  clientRunId?: string;
 }
 
 export type RoutingSource = 'explicit' | 'settings' | 'fallback';
@@ -318,6 +320,8 @@ export interface StatusResult {
 interface RunEventBase {
   runId: string;
   seq: number;
+  /** Present when startRun carried a clientRunId. */
+  clientRunId?: string;
 }
 
 export type RunEvent =

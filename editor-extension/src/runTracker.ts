@@ -1,17 +1,20 @@
 /**
  * Follows runs this window started, fed by `modelwire/runEvent` notifications.
  *
- * startRun answers only when the run ends, and events carry only the run id, so a new
- * run id is bound to the oldest of our runs still waiting for its first event: the
- * sidecar handles one client's requests in order and emits each run's first event
- * (`queued` or `started`) before it can start the next. The final record (or getRun)
- * corrects a binding if that ever went wrong. Pure: no vscode import.
+ * startRun answers only when the run ends, so each run gets a `clientRunId` that the
+ * sidecar echoes in every event: a new run id is bound to the run that chose that id.
+ * (First events of concurrent runs can arrive in any order: a run waiting for its
+ * folder's settings starts after a later run whose settings are cached.) A sidecar that
+ * does not echo it gets the older rule: the oldest run still waiting for a first event.
+ * The final record corrects a binding either way. Pure: no vscode import.
  */
 import { Routing, RunEvent, RunStatus, RunUsage, Timings } from './protocol';
 
 export interface TrackedRun {
   /** Local key, known before the sidecar names the run. */
   readonly key: number;
+  /** Sent as startRun's clientRunId; unique within this window's session. */
+  readonly clientRunId: string;
   readonly agentId: string;
   readonly agentTitle: string;
   readonly uri: string;
@@ -33,14 +36,18 @@ export type RunListener = (run: TrackedRun, event: RunEvent) => void;
 
 export class RunTracker {
   private nextKey = 1;
+  /** Keeps client run ids unique across windows sharing a sidecar log. */
+  private readonly session = Math.random().toString(36).slice(2, 10);
   private readonly pending: TrackedRun[] = [];
   private readonly byRunId = new Map<string, TrackedRun>();
   private readonly active = new Set<TrackedRun>();
   private readonly listeners = new Set<RunListener>();
 
   begin(agentId: string, agentTitle: string, uri: string): TrackedRun {
+    const key = this.nextKey++;
     const run: TrackedRun = {
-      key: this.nextKey++,
+      key,
+      clientRunId: `${this.session}-${key}`,
       agentId,
       agentTitle,
       uri,
@@ -69,8 +76,11 @@ export class RunTracker {
     if (!event || typeof event.runId !== 'string') return undefined;
     let run = this.byRunId.get(event.runId);
     if (!run) {
-      run = this.pending.shift();
-      if (!run) return undefined;
+      run =
+        typeof event.clientRunId === 'string'
+          ? this.pending.find((r) => r.clientRunId === event.clientRunId)
+          : this.pending[0];
+      if (!run) return undefined; // another window's run, or one that already ended
       this.bind(run, event.runId);
     }
     if (typeof event.seq === 'number') {

@@ -110,7 +110,12 @@ export class RunController implements vscode.Disposable {
           progressReport = (message) => progress.report({ message });
           progressReport(progressMessage(run));
           token.onCancellationRequested(cancel);
-          const params: P.StartRunParams = { agentId: agent.id, textDocument: { uri }, ...(range ? { range } : {}) };
+          const params: P.StartRunParams = {
+            agentId: agent.id,
+            textDocument: { uri },
+            clientRunId: run.clientRunId,
+            ...(range ? { range } : {}),
+          };
           return this.sidecar.request<P.RunRecord>(P.START_RUN, params, requestCancel.token);
         },
       );

@@ -37,6 +37,26 @@ test('two runs bind in request order, and the final record fixes a wrong binding
   assert.equal(b.output, 'for b');
 });
 
+test('client run ids bind runs correctly even when first events arrive out of order', () => {
+  const t = new RunTracker();
+  const a = t.begin('explain', 'Explain', 'file:///alpha/a.py');
+  const b = t.begin('explain', 'Explain', 'file:///beta/b.py');
+  assert.notEqual(a.clientRunId, b.clientRunId);
+  // b's folder settings were cached, so its run starts first.
+  t.handle({ runId: 'rB', seq: 1, kind: 'started', routing, clientRunId: b.clientRunId });
+  t.handle({ runId: 'rB', seq: 2, kind: 'delta', text: 'for b', clientRunId: b.clientRunId });
+  t.handle({ runId: 'rA', seq: 1, kind: 'started', routing, clientRunId: a.clientRunId });
+  t.handle({ runId: 'rA', seq: 2, kind: 'delta', text: 'for a', clientRunId: a.clientRunId });
+  assert.equal(a.runId, 'rA');
+  assert.equal(b.runId, 'rB');
+  assert.equal(a.output, 'for a');
+  assert.equal(b.output, 'for b');
+  // Another window's run (its client id is not ours) is ignored.
+  const c = t.begin('explain', 'Explain', 'file:///c.py');
+  assert.equal(t.handle({ runId: 'rX', seq: 1, kind: 'started', routing, clientRunId: 'other-1' }), undefined);
+  assert.equal(c.runId, undefined);
+});
+
 test('events of runs we did not start are ignored', () => {
   const t = new RunTracker();
   assert.equal(t.handle({ runId: 'other', seq: 0, kind: 'delta', text: 'x' } as RunEvent), undefined);
