@@ -447,9 +447,7 @@ async def concurrency(runs: int, connections: int = 5) -> dict[str, Any]:
         "sidecarRssMb": {"idle": rounded(rss_idle, 1), "peak": rounded(rss_peak, 1)},
         # The target: listConnections p99 ≤ 10 ms while the runs stream.
         "target": {"listConnectionsP99Ms": LIST_P99_TARGET_MS},
-        "pass": ok == runs
-        and bool(steady_lc)
-        and percentile(steady_lc, 99) <= LIST_P99_TARGET_MS,
+        "pass": ok == runs and bool(steady_lc) and percentile(steady_lc, 99) <= LIST_P99_TARGET_MS,
     }
 
 
