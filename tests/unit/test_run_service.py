@@ -476,12 +476,13 @@ class MemoryKeyring(KeyringBackend):
         self.passwords.pop((service, username), None)
 
 
-async def test_shutdown_while_a_run_awaits_consent_records_every_run_cancelled(
+async def test_shutdown_while_a_run_holds_the_slot_records_every_run_cancelled(
     tmp_path: Path, openai_double: OpenAIDouble, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The active run releases its slot with no await in between, before the queued run
     # wakes to its own cancellation (this read INTERNAL before 7426c0f).
     monkeypatch.setattr(keyring.core, "_keyring_backend", MemoryKeyring())
+    openai_double.behave(delay_first_token=30)  # the first run holds the only slot
     core = ModelWire(tmp_path, load_plugins=False)
     conn = core.connections.create(
         CreateConnectionParams(
@@ -494,21 +495,19 @@ async def test_shutdown_while_a_run_awaits_consent_records_every_run_cancelled(
     core.connections.set_secret(conn.id, TEST_API_KEY)
     source = tmp_path / "main.py"
     source.write_text("print('hi')\n", encoding="utf-8")
-    asked = asyncio.Event()
 
-    async def user_has_not_answered_yet(requester: Requester, cid: str, name: str) -> Any:
-        asked.set()
-        await asyncio.Event().wait()
+    async def allow_once(requester: Requester, cid: str, name: str) -> Any:
+        return "once"
 
     def run() -> tuple[asyncio.Task[RunRecord], Events]:
         events = Events()
-        ctx = RunContext(REQUESTER, Settings(), None, events, consent=user_has_not_answered_yet)
+        ctx = RunContext(REQUESTER, Settings(), None, events, consent=allow_once)
         return asyncio.ensure_future(
             core.runs.start(RunRequest("explain", source.as_uri()), ctx)
         ), events
 
     asking, asking_events = run()
-    await asyncio.wait_for(asked.wait(), BOUND)
+    await asking_events.wait_for(lambda ev: "started" in ev.kinds())
     waiting, waiting_events = run()
     await waiting_events.wait_for(lambda ev: "queued" in ev.kinds())
 

@@ -338,6 +338,9 @@ class RunService:
             record.routing = job.routing
             active.connection_id = job.conn.id
             self._save(record)  # the first write: queued, with its routing
+            # Ask before queueing: the prompt shows at once, and a denied run never
+            # holds a slot other runs wait for.
+            await self._consent(job.conn.id, ctx, run_id)
 
             candidate = self._lane(job.conn.id, ctx.settings)
             await candidate.acquire(
@@ -353,8 +356,6 @@ class RunService:
             record.timings.started_at = now_iso()
             self._save(record)
             progress.send("started", routing=job.routing.wire())
-
-            await self._consent(job.conn.id, ctx, run_id)
             await self._stream(job, ctx, record, progress)
             record.output = progress.text
             if job.agent.output == "diagnostics":
