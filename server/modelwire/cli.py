@@ -547,7 +547,7 @@ async def _conn_set_secret(app: ModelWire, args: argparse.Namespace) -> int:
     conn = app.connections.resolve(args.connection)
     secret = _read_secret(conn.name)
     try:
-        updated = await asyncio.to_thread(app.connections.set_secret, conn.id, secret)
+        updated = await asyncio.to_thread(app.connections.set_secret, conn.id, secret, _requester())
     finally:
         del secret
     backend, _ = app.secrets.backend_description()
@@ -557,7 +557,7 @@ async def _conn_set_secret(app: ModelWire, args: argparse.Namespace) -> int:
 
 async def _conn_delete_secret(app: ModelWire, args: argparse.Namespace) -> int:
     conn = app.connections.resolve(args.connection)
-    updated = await asyncio.to_thread(app.connections.delete_secret, conn.id)
+    updated = await asyncio.to_thread(app.connections.delete_secret, conn.id, _requester())
     print(f"Removed the API key of {updated.name!r}.")
     return EXIT_OK
 

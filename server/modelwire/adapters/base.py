@@ -6,6 +6,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from modelwire.errors import ModelWireError
+
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
@@ -99,6 +101,21 @@ class Health:
     error_code: str | None = None
     error: str | None = None
     hint: str | None = None
+
+    @classmethod
+    def failed(cls, exc: ModelWireError, checked_at: str, *, reachable: bool = False) -> Health:
+        """The health record of a check that ended in `exc` (reachable: the server
+        answered, but with an error)."""
+        return cls(
+            reachable=reachable,
+            version=None,
+            model_count=None,
+            latency_ms=None,
+            checked_at=checked_at,
+            error_code=exc.code.value,
+            error=exc.message,
+            hint=exc.hint,
+        )
 
 
 @dataclass(frozen=True, slots=True)

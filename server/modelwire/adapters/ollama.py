@@ -203,16 +203,7 @@ class OllamaAdapter:
             latency_ms = (time.perf_counter() - started) * 1000.0
             models = await self.list_models()
         except ModelWireError as exc:
-            return Health(
-                reachable=False,
-                version=None,
-                model_count=None,
-                latency_ms=None,
-                checked_at=checked_at,
-                error_code=exc.code.value,
-                error=exc.message,
-                hint=exc.hint,
-            )
+            return Health.failed(exc, checked_at)
         version = version_doc.get("version") if isinstance(version_doc, dict) else None
         return Health(
             reachable=True,

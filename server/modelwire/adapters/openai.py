@@ -334,16 +334,7 @@ class OpenAIAdapter:
                 doc = await self._models_doc(key)
                 latency_ms = (time.perf_counter() - started) * 1000.0
         except ModelWireError as exc:
-            return Health(
-                reachable="httpStatus" in exc.extra,
-                version=None,
-                model_count=None,
-                latency_ms=None,
-                checked_at=checked_at,
-                error_code=exc.code.value,
-                error=exc.message,
-                hint=exc.hint,
-            )
+            return Health.failed(exc, checked_at, reachable="httpStatus" in exc.extra)
         return Health(
             reachable=True,
             version=None,

@@ -153,16 +153,7 @@ class BackendPool:
             async with self.lease(conn, settings) as adapter:
                 return await adapter.health()
         except ModelWireError as exc:
-            return Health(
-                reachable=False,
-                version=None,
-                model_count=None,
-                latency_ms=None,
-                checked_at=now_iso(),
-                error_code=exc.code.value,
-                error=exc.message,
-                hint=exc.hint,
-            )
+            return Health.failed(exc, now_iso())
 
     async def list_models(
         self, conn: Connection, settings: Settings, refresh: bool

@@ -15,7 +15,7 @@ from typing import Literal
 from modelwire.adapters.netpolicy import check_loopback, parse_base_url
 from modelwire.core.clock import now_iso
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
-from modelwire.core.secrets import SecretStore
+from modelwire.core.secrets import Requester, SecretStore
 from modelwire.core.store import Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
@@ -261,7 +261,9 @@ class ConnectionRegistry:
         self._changed(conn.id)
         return True
 
-    def set_secret(self, connection_id: str, secret: str) -> Connection:
+    def set_secret(
+        self, connection_id: str, secret: str, requester: Requester | None = None
+    ) -> Connection:
         conn = self._editable(connection_id)
         if self._providers.get(conn.provider_id).auth != "apiKey":
             raise ModelWireError(
@@ -278,12 +280,21 @@ class ConnectionRegistry:
                 connection_id=conn.id,
             )
         self._secrets.set(conn.id, secret.strip())
+        self._secrets.audit(
+            connection_id=conn.id, purpose="setSecret", decision="stored", requester=requester
+        )
         return self._mark_secret(conn, True)
 
-    def delete_secret(self, connection_id: str) -> Connection:
+    def delete_secret(self, connection_id: str, requester: Requester | None = None) -> Connection:
         conn = self._editable(connection_id)
         if conn.has_secret:  # no key, no keyring access (works on a keyring-less machine)
             self._secrets.delete(conn.id)
+            self._secrets.audit(
+                connection_id=conn.id,
+                purpose="deleteSecret",
+                decision="deleted",
+                requester=requester,
+            )
         self._secrets.forget_connection(conn.id)
         return self._mark_secret(conn, False)
 

@@ -147,8 +147,6 @@ class Store:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-            except sqlite3.IntegrityError:
-                raise
             except (sqlite3.OperationalError, sqlite3.ProgrammingError, OSError) as exc:
                 raise storage_error(exc, self.path) from None
 

@@ -143,25 +143,18 @@ async def delete_connection(
 @method(p.SET_SECRET, p.SetSecretParams)
 async def set_secret(ls: ModelWireServer, params: p.SetSecretParams) -> p.SecretResult:
     conn = await asyncio.to_thread(
-        ls.core.connections.set_secret, params.connection_id, params.secret
-    )
-    ls.core.secrets.audit(
-        connection_id=conn.id,
-        purpose="setSecret",
-        decision="stored",
-        requester=ls.editor.requester(None),
+        ls.core.connections.set_secret,
+        params.connection_id,
+        params.secret,
+        ls.editor.requester(None),
     )
     return p.SecretResult(connection_id=conn.id, has_secret=conn.has_secret)
 
 
 @method(p.DELETE_SECRET, p.DeleteSecretParams)
 async def delete_secret(ls: ModelWireServer, params: p.DeleteSecretParams) -> p.SecretResult:
-    conn = await asyncio.to_thread(ls.core.connections.delete_secret, params.connection_id)
-    ls.core.secrets.audit(
-        connection_id=conn.id,
-        purpose="deleteSecret",
-        decision="deleted",
-        requester=ls.editor.requester(None),
+    conn = await asyncio.to_thread(
+        ls.core.connections.delete_secret, params.connection_id, ls.editor.requester(None)
     )
     return p.SecretResult(connection_id=conn.id, has_secret=conn.has_secret)
 
