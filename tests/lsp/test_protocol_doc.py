@@ -320,7 +320,7 @@ def _sent_event_fields() -> dict[str, set[str]]:
             names = {k.arg for k in node.keywords if k.arg is not None}
             fields.setdefault(node.args[0].value, set()).update(names)
     if "delta" in fields:
-        fields["delta"].add("text")  # sent from _Progress.flush
+        fields["delta"].add("text")  # sent from RunProgress.flush
     return fields
 
 

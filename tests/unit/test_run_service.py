@@ -15,9 +15,11 @@ import keyring.core
 import pytest
 from keyring.backend import KeyringBackend
 
+from modelwire.core import run_progress
 from modelwire.core import runs as runs_module
 from modelwire.core.app import ModelWire
-from modelwire.core.runs import COALESCE_SECONDS, RunContext, RunRequest, RunService, _Progress
+from modelwire.core.run_progress import COALESCE_SECONDS, RunProgress
+from modelwire.core.runs import RunContext, RunRequest, RunService
 from modelwire.core.secrets import Requester
 from modelwire.core.settings import Limits, Settings
 from modelwire.errors import ErrorCode, ModelWireError
@@ -410,13 +412,13 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(runs_module, "time", fake)
+    monkeypatch.setattr(run_progress, "time", fake)
     return fake
 
 
 async def test_deltas_within_the_coalescing_window_go_out_as_one(clock: FakeClock) -> None:
     events = Events()
-    progress = _Progress("r1", events)
+    progress = RunProgress("r1", events)
 
     progress.delta("a")  # first: at once
     clock.now += COALESCE_SECONDS / 4
@@ -431,7 +433,7 @@ async def test_deltas_within_the_coalescing_window_go_out_as_one(clock: FakeCloc
 
 async def test_a_delta_after_a_quiet_spell_goes_out_at_once(clock: FakeClock) -> None:
     events = Events()
-    progress = _Progress("r1", events)
+    progress = RunProgress("r1", events)
 
     for text, gap in zip("xyz", itertools.repeat(COALESCE_SECONDS * 2), strict=False):
         progress.delta(text)
@@ -445,13 +447,13 @@ async def test_a_very_large_burst_is_sent_without_waiting_for_the_window(
     clock: FakeClock,
 ) -> None:
     events = Events()
-    progress = _Progress("r1", events)
+    progress = RunProgress("r1", events)
     progress.delta("a")
 
-    progress.delta("b" * runs_module.COALESCE_MAX_CHARS)
+    progress.delta("b" * run_progress.COALESCE_MAX_CHARS)
 
-    assert [len(e["text"]) for e in events.items] == [1, runs_module.COALESCE_MAX_CHARS]
-    assert progress.text == "a" + "b" * runs_module.COALESCE_MAX_CHARS
+    assert [len(e["text"]) for e in events.items] == [1, run_progress.COALESCE_MAX_CHARS]
+    assert progress.text == "a" + "b" * run_progress.COALESCE_MAX_CHARS
 
 
 # --- Consent while other runs wait ------------------------------------------------------

@@ -15,10 +15,9 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
 from modelwire.adapters.base import (
     ChatRequest,
@@ -39,13 +38,16 @@ from modelwire.core.agents import (
 from modelwire.core.backends import BackendPool
 from modelwire.core.clock import now_iso
 from modelwire.core.connections import ConnectionRegistry
+from modelwire.core.consent import ConsentGate
 from modelwire.core.documents import Document, read_document, select_lines
 from modelwire.core.lanes import Lane, model_busy
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.routing import resolve_routing
+from modelwire.core.run_progress import EventSink, RunProgress
+from modelwire.core.run_records import RunRecords, run_not_found
 from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
 from modelwire.core.settings import Settings
-from modelwire.core.store import Store, dumps, loads
+from modelwire.core.store import Store
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
     Connection,
@@ -61,12 +63,6 @@ from modelwire.protocol import (
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 1.0
-COALESCE_SECONDS = 0.008
-COALESCE_MAX_CHARS = 8192
-
-
-class EventSink(Protocol):
-    def __call__(self, event: dict[str, Any]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -115,59 +111,6 @@ class _Active:
     cancel_requested: bool = False
 
 
-@dataclass(slots=True)
-class _Progress:
-    """Mutable state of one streaming run."""
-
-    run_id: str
-    emit: EventSink
-    client_run_id: str | None = None
-    seq: int = 0
-    output: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
-    pending_chars: int = 0
-    last_flush: float = 0.0
-    flush_handle: asyncio.TimerHandle | None = None
-    deltas: int = 0
-
-    def send(self, kind: str, **payload: Any) -> None:
-        self.seq += 1
-        event = {"runId": self.run_id, "seq": self.seq, "kind": kind, **payload}
-        if self.client_run_id is not None:
-            event["clientRunId"] = self.client_run_id
-        self.emit(event)
-
-    # Coalescing: the first delta goes out at once (no visible latency); later ones
-    # within COALESCE_SECONDS are merged so a fast model does not flood the editor.
-    def delta(self, text: str) -> None:
-        self.output.append(text)
-        self.pending.append(text)
-        self.pending_chars += len(text)
-        self.deltas += 1
-        now = time.perf_counter()
-        if now - self.last_flush >= COALESCE_SECONDS or self.pending_chars >= COALESCE_MAX_CHARS:
-            self.flush()
-        elif self.flush_handle is None:
-            loop = asyncio.get_running_loop()
-            self.flush_handle = loop.call_later(COALESCE_SECONDS, self.flush)
-
-    def flush(self) -> None:
-        if self.flush_handle is not None:
-            self.flush_handle.cancel()
-            self.flush_handle = None
-        if not self.pending:
-            return
-        text = "".join(self.pending)
-        self.pending.clear()
-        self.pending_chars = 0
-        self.last_flush = time.perf_counter()
-        self.send("delta", text=text)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.output)
-
-
 class RunService:
     """Starts, streams, cancels and records runs."""
 
@@ -180,17 +123,15 @@ class RunService:
         agents: AgentCatalog,
         backends: BackendPool,
     ) -> None:
-        self._store = store
+        self._records = RunRecords(store)
+        self._consent_gate = ConsentGate(providers, secrets)
         self._providers = providers
         self._connections = connections
-        self._secrets = secrets
         self._agents = agents
         self._backends = backends
         self._lanes: dict[str, Lane] = {}
         self._active: dict[str, _Active] = {}
-        self.interrupted_on_start = store.execute(
-            "UPDATE runs SET status = 'interrupted' WHERE status IN ('queued', 'running')"
-        )
+        self.interrupted_on_start = self._records.sweep_interrupted()
 
     # --- lanes ----------------------------------------------------------------------
 
@@ -232,12 +173,8 @@ class RunService:
     def cancel(self, run_id: str) -> bool:
         active = self._active.get(run_id)
         if active is None:
-            if not self._store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
-                raise ModelWireError(
-                    ErrorCode.RUN_NOT_FOUND,
-                    f"There is no run {run_id!r}.",
-                    "List runs with modelwire/listRuns.",
-                )
+            if not self._records.exists(run_id):
+                raise run_not_found(run_id)
             return False  # already finished
         active.cancel_requested = True
         if active.task is not None and not active.task.done():
@@ -254,60 +191,13 @@ class RunService:
 
     # --- records --------------------------------------------------------------------
 
-    def _save(self, record: RunRecord) -> None:
-        """Write the whole record (insert or update: one statement either way)."""
-        self._store.execute(
-            "INSERT INTO runs(run_id, agent_id, uri, connection_id, routing, status, timings, "
-            "usage, finish_reason, error_code, error_message, output, diagnostics_count) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET "
-            "connection_id=excluded.connection_id, routing=excluded.routing, "
-            "status=excluded.status, timings=excluded.timings, usage=excluded.usage, "
-            "finish_reason=excluded.finish_reason, error_code=excluded.error_code, "
-            "error_message=excluded.error_message, output=excluded.output, "
-            "diagnostics_count=excluded.diagnostics_count",
-            (
-                record.run_id,
-                record.agent_id,
-                record.uri,
-                record.routing.connection_id if record.routing else None,
-                dumps(record.routing.wire() if record.routing else None),
-                record.status,
-                dumps(record.timings.wire()),
-                dumps(record.usage.wire() if record.usage else None),
-                record.finish_reason,
-                record.error_code,
-                record.error_message,
-                record.output,
-                record.diagnostics_count,
-            ),
-        )
-
-    def _checkpoint(self, run_id: str, output: str) -> None:
-        try:
-            self._store.execute("UPDATE runs SET output=? WHERE run_id=?", (output, run_id))
-        except ModelWireError as exc:
-            log.warning("run %s: output checkpoint failed: %s", run_id, exc.message)
-
     def get(self, run_id: str) -> RunRecord:
-        rows = self._store.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
-        if not rows:
-            raise ModelWireError(
-                ErrorCode.RUN_NOT_FOUND,
-                f"There is no run {run_id!r}.",
-                "List runs with modelwire/listRuns.",
-            )
-        return _record_from_row(rows[0], include_output=True)
+        return self._records.get(run_id)
 
     def list(
         self, limit: int, uri: str | None = None, include_output: bool = False
     ) -> list[RunRecord]:
-        if uri:
-            rows = self._store.query(
-                "SELECT * FROM runs WHERE uri = ? ORDER BY seq DESC LIMIT ?", (uri, limit)
-            )
-        else:
-            rows = self._store.query("SELECT * FROM runs ORDER BY seq DESC LIMIT ?", (limit,))
-        return [_record_from_row(r, include_output) for r in rows]
+        return self._records.list(limit, uri, include_output)
 
     def counts(self) -> tuple[int, int]:
         active = sum(lane.active for lane in self._lanes.values())
@@ -328,7 +218,7 @@ class RunService:
             status="queued",
             timings=Timings(queued_at=now_iso()),
         )
-        progress = _Progress(run_id, ctx.emit, req.client_run_id)
+        progress = RunProgress(run_id, ctx.emit, req.client_run_id)
         active = _Active(run_id, None, asyncio.current_task())
         self._active[run_id] = active
         lane: Lane | None = None
@@ -337,7 +227,7 @@ class RunService:
             job = self._prepare(req, ctx)
             record.routing = job.routing
             active.connection_id = job.conn.id
-            self._save(record)  # the first write: queued, with its routing
+            self._records.save(record)  # the first write: queued, with its routing
             # Ask before queueing: the prompt shows at once, and a denied run never
             # holds a slot other runs wait for.
             await self._consent(job.conn.id, ctx, run_id)
@@ -354,7 +244,7 @@ class RunService:
             lane = candidate
             record.status = "running"
             record.timings.started_at = now_iso()
-            self._save(record)
+            self._records.save(record)
             progress.send("started", routing=job.routing.wire())
             await self._stream(job, ctx, record, progress)
             record.output = progress.text
@@ -397,7 +287,7 @@ class RunService:
             record.timings.total_ms = round((time.perf_counter() - t0) * 1000, 2)
             record.timings.finished_at = now_iso()
             try:
-                self._save(record)
+                self._records.save(record)
             except ModelWireError as exc:
                 log.error("run %s: could not save its record: %s", run_id, exc.message)
             progress.send(
@@ -434,7 +324,7 @@ class RunService:
         return _Job(req, agent, doc, text, selection, routing, conn)
 
     async def _stream(
-        self, job: _Job, ctx: RunContext, record: RunRecord, progress: _Progress
+        self, job: _Job, ctx: RunContext, record: RunRecord, progress: RunProgress
     ) -> None:
         """Drive the adapter's stream into run events, checkpointing the output."""
         messages = build_messages(
@@ -464,7 +354,7 @@ class RunService:
                         progress.delta(item.text)
                         if now - last_checkpoint >= CHECKPOINT_SECONDS:
                             last_checkpoint = now
-                            self._checkpoint(record.run_id, progress.text)
+                            self._records.checkpoint(record.run_id, progress.text)
                     elif isinstance(item, Finish):
                         record.finish_reason = item.finish_reason
                         record.usage = RunUsage(
@@ -493,7 +383,7 @@ class RunService:
 
     @staticmethod
     def _fail(
-        record: RunRecord, progress: _Progress, status: RunStatus, exc: ModelWireError
+        record: RunRecord, progress: RunProgress, status: RunStatus, exc: ModelWireError
     ) -> None:
         """Record how the run ended and tell the client (the `error` event)."""
         progress.flush()
@@ -506,62 +396,4 @@ class RunService:
     async def _consent(self, connection_id: str, ctx: RunContext, run_id: str) -> None:
         """Ask once per (workspace, connection) before a run may use a stored key."""
         conn = self._connections.get(connection_id)
-        if not conn.has_secret:
-            if self._providers.get(conn.provider_id).auth == "apiKey" and _needs_key(conn.base_url):
-                raise ModelWireError(
-                    ErrorCode.SECRET_MISSING,
-                    f"Connection {conn.name!r} has no API key.",
-                    "Set it with ModelWire: Edit Connection "
-                    "(or `modelwire connections set-secret`).",
-                    connection_id=conn.id,
-                )
-            # A local OpenAI-compatible server (llama.cpp, LM Studio, vLLM) needs no key.
-            return
-        workspace = ctx.requester.workspace
-        remembered = self._secrets.remembered(workspace, conn.id)
-        if remembered == "always":
-            return
-        decision = (
-            "once" if ctx.consent is None else await ctx.consent(ctx.requester, conn.id, conn.name)
-        )
-        if decision == "always":
-            self._secrets.remember(workspace, conn.id, "always")
-        self._secrets.audit(
-            connection_id=conn.id,
-            purpose="consent",
-            decision=decision,
-            requester=ctx.requester,
-            run_id=run_id,
-        )
-        if decision == "deny":
-            raise ModelWireError(
-                ErrorCode.CONSENT_DENIED,
-                f"Use of the key of {conn.name!r} was denied for this workspace.",
-                "Run again and choose Allow, or pick another connection.",
-                connection_id=conn.id,
-            )
-
-
-def _needs_key(base_url: str) -> bool:
-    """Hosted APIs always need a key; a keyless local server is a normal set-up."""
-    host = (urlsplit(base_url).hostname or "").lower()
-    return host == "api.openai.com" or host.endswith(".openai.com")
-
-
-def _record_from_row(row: Any, include_output: bool) -> RunRecord:
-    routing = loads(row["routing"])
-    usage = loads(row["usage"])
-    return RunRecord(
-        run_id=row["run_id"],
-        agent_id=row["agent_id"],
-        uri=row["uri"],
-        routing=Routing.model_validate(routing) if routing else None,
-        status=row["status"],
-        timings=Timings.model_validate(loads(row["timings"])),
-        usage=RunUsage.model_validate(usage) if usage else None,
-        finish_reason=row["finish_reason"],
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-        output=row["output"] if include_output else "",
-        diagnostics_count=row["diagnostics_count"],
-    )
+        await self._consent_gate.require(conn, ctx.requester, ctx.consent, run_id)

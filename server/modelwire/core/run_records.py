@@ -1,0 +1,106 @@
+"""Run records in the store: one upsert per state change, output checkpoints, reads."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from modelwire.core.store import Store, dumps, loads
+from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.protocol import Routing, RunRecord, RunUsage, Timings
+
+log = logging.getLogger(__name__)
+
+
+def run_not_found(run_id: str) -> ModelWireError:
+    return ModelWireError(
+        ErrorCode.RUN_NOT_FOUND,
+        f"There is no run {run_id!r}.",
+        "List runs with modelwire/listRuns.",
+    )
+
+
+class RunRecords:
+    """Reads and writes the `runs` table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def sweep_interrupted(self) -> int:
+        """Mark runs left queued/running by a previous process as interrupted."""
+        return self._store.execute(
+            "UPDATE runs SET status = 'interrupted' WHERE status IN ('queued', 'running')"
+        )
+
+    def save(self, record: RunRecord) -> None:
+        """Write the whole record (insert or update: one statement either way)."""
+        self._store.execute(
+            "INSERT INTO runs(run_id, agent_id, uri, connection_id, routing, status, timings, "
+            "usage, finish_reason, error_code, error_message, output, diagnostics_count) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET "
+            "connection_id=excluded.connection_id, routing=excluded.routing, "
+            "status=excluded.status, timings=excluded.timings, usage=excluded.usage, "
+            "finish_reason=excluded.finish_reason, error_code=excluded.error_code, "
+            "error_message=excluded.error_message, output=excluded.output, "
+            "diagnostics_count=excluded.diagnostics_count",
+            (
+                record.run_id,
+                record.agent_id,
+                record.uri,
+                record.routing.connection_id if record.routing else None,
+                dumps(record.routing.wire() if record.routing else None),
+                record.status,
+                dumps(record.timings.wire()),
+                dumps(record.usage.wire() if record.usage else None),
+                record.finish_reason,
+                record.error_code,
+                record.error_message,
+                record.output,
+                record.diagnostics_count,
+            ),
+        )
+
+    def checkpoint(self, run_id: str, output: str) -> None:
+        try:
+            self._store.execute("UPDATE runs SET output=? WHERE run_id=?", (output, run_id))
+        except ModelWireError as exc:
+            log.warning("run %s: output checkpoint failed: %s", run_id, exc.message)
+
+    def exists(self, run_id: str) -> bool:
+        return bool(self._store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
+
+    def get(self, run_id: str) -> RunRecord:
+        rows = self._store.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise run_not_found(run_id)
+        return record_from_row(rows[0], include_output=True)
+
+    def list(
+        self, limit: int, uri: str | None = None, include_output: bool = False
+    ) -> list[RunRecord]:
+        if uri:
+            rows = self._store.query(
+                "SELECT * FROM runs WHERE uri = ? ORDER BY seq DESC LIMIT ?", (uri, limit)
+            )
+        else:
+            rows = self._store.query("SELECT * FROM runs ORDER BY seq DESC LIMIT ?", (limit,))
+        return [record_from_row(r, include_output) for r in rows]
+
+
+def record_from_row(row: Any, include_output: bool) -> RunRecord:
+    routing = loads(row["routing"])
+    usage = loads(row["usage"])
+    return RunRecord(
+        run_id=row["run_id"],
+        agent_id=row["agent_id"],
+        uri=row["uri"],
+        routing=Routing.model_validate(routing) if routing else None,
+        status=row["status"],
+        timings=Timings.model_validate(loads(row["timings"])),
+        usage=RunUsage.model_validate(usage) if usage else None,
+        finish_reason=row["finish_reason"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        output=row["output"] if include_output else "",
+        diagnostics_count=row["diagnostics_count"],
+    )
