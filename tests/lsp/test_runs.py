@@ -360,6 +360,10 @@ async def test_consent_deny_then_allow_always(
     assert any('"decision":"always"' in line for line in audit)
     assert sum('"purpose":"run"' in line and '"decision":"read"' in line for line in audit) == 2
     assert all(ws.as_uri() in line for line in audit if '"purpose":"consent"' in line)
+    # The requester is the editor's clientInfo.name, as docs/protocol.md promises.
+    assert all(
+        '"client":"pytest-editor"' in line for line in audit if '"purpose":"consent"' in line
+    )
     for path in (tmp_path / "home").rglob("*"):
         if path.is_file():
             assert TEST_API_KEY.encode() not in path.read_bytes(), path

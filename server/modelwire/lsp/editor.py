@@ -19,6 +19,8 @@ from modelwire.protocol import RUN_EVENT, SETTINGS_SECTION
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
+    from modelwire.lsp.server import ModelWireServer
+
 log = logging.getLogger(__name__)
 
 ALLOW_ONCE = "Allow once"
@@ -35,7 +37,7 @@ def _path(uri: str) -> str:
 class EditorBridge:
     """Per-session editor state: folders, pulled settings, warnings already shown."""
 
-    def __init__(self, ls: LanguageServer) -> None:
+    def __init__(self, ls: ModelWireServer) -> None:
         self.ls = ls
         self.global_settings = Settings()
         self._pushed: Any = None  # settings pushed by a client without workspace/configuration
@@ -44,8 +46,7 @@ class EditorBridge:
 
     @property
     def client_name(self) -> str:
-        info = self.ls.protocol.client_info if hasattr(self.ls.protocol, "client_info") else None
-        return getattr(info, "name", None) or "lsp-client"
+        return self.ls.client_name or "lsp-client"
 
     def _supports_configuration(self) -> bool:
         caps = self.ls.client_capabilities

@@ -13,8 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from lsprotocol.types import ResponseError, ResponseErrorMessage
 from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol
+
+from modelwire.lsp.pygls_hooks import send_error
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +65,31 @@ class ModelWireProtocol(LanguageServerProtocol):
             return
         if isinstance(message, _Rejected):
             if message.id is not None:
-                self._send_error(message.id, message.code, message.reason)
+                send_error(self, message.id, message.code, message.reason)
             return
         if isinstance(message, list):
             # LSP has no batches; answer instead of silently dropping them.
-            self._send_error(None, INVALID_REQUEST, "Batch requests are not supported.")
+            send_error(self, None, INVALID_REQUEST, "Batch requests are not supported.")
             return
         if not hasattr(message, "jsonrpc"):
-            self._send_error(
-                None, INVALID_REQUEST, 'A JSON-RPC message must be an object with "jsonrpc": "2.0".'
+            send_error(
+                self,
+                None,
+                INVALID_REQUEST,
+                'A JSON-RPC message must be an object with "jsonrpc": "2.0".',
             )
             return
         msg_id = getattr(message, "id", None)
         if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, int | str)):
-            self._send_error(None, INVALID_REQUEST, "A request id must be a string or a number.")
+            send_error(self, None, INVALID_REQUEST, "A request id must be a string or a number.")
             return
         if message.jsonrpc != "2.0" and getattr(message, "id", None) is not None:
-            self._send_error(message.id, INVALID_REQUEST, 'Only "jsonrpc": "2.0" is spoken.')
+            send_error(self, message.id, INVALID_REQUEST, 'Only "jsonrpc": "2.0" is spoken.')
             return
         super().handle_message(message)
 
-    def _send_error(self, msg_id: Any, code: int, reason: str) -> None:
-        self._send_data(
-            ResponseErrorMessage(id=msg_id, error=ResponseError(code=code, message=reason))
-        )
-
     def parse_error(self) -> None:
-        self._send_error(None, PARSE_ERROR, "The message is not valid JSON.")
+        send_error(self, None, PARSE_ERROR, "The message is not valid JSON.")
 
 
 def _first_line(text: str) -> str:

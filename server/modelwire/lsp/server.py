@@ -17,6 +17,8 @@ from threading import Event
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lsprotocol import types as lsp
+from pygls.exceptions import FeatureRequestError
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from modelwire import __version__, methods
@@ -43,7 +45,9 @@ class ModelWireServer(LanguageServer):
         self._core: ModelWire | None = None
         self._editor: EditorBridge | None = None
         self.initialization_options: Any = None
+        self.client_name: str | None = None  # `clientInfo.name` from `initialize`
         self.run_tokens: dict[int | str, str] = {}
+        self._reading = Event()  # set by shutdown(): ends the frame reader
 
     @property
     def core(self) -> ModelWire:
@@ -64,12 +68,14 @@ class ModelWireServer(LanguageServer):
         return self._editor
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-        """pygls' stdio loop with the hardened frame reader (see lsp/framing.py)."""
-        from pygls.io_ import StdoutWriter
+        """Serve stdio with the hardened frame reader (see lsp/framing.py).
 
+        pygls's own loop cannot take another reader, so this is that loop built from
+        pygls's public pieces: the writer, `set_writer`, `thread_pool` and `shutdown`.
+        """
         from modelwire.lsp.framing import read_frames
 
-        self._stop_event = stop = Event()
+        stop = self._reading = Event()
         source = stdin or sys.stdin.buffer
         pool = self.thread_pool
 
@@ -88,14 +94,18 @@ class ModelWireServer(LanguageServer):
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            self.shutdown()  # type: ignore[no-untyped-call]
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self._reading.set()
+        super().shutdown()  # type: ignore[no-untyped-call]
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
             assert isinstance(self.protocol, ModelWireProtocol)
             self.protocol.parse_error()
             return
-        if getattr(source, "__name__", "") == "FeatureRequestError":
+        if source is FeatureRequestError:
             return  # already answered to the client, and logged by the handler wrapper
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
 
@@ -126,6 +136,7 @@ def build_server(core_factory: Callable[[], ModelWire] | None = None) -> ModelWi
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: ModelWireServer, params: lsp.InitializeParams) -> None:
         ls.initialization_options = params.initialization_options
+        ls.client_name = params.client_info.name if params.client_info else None
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: ModelWireServer, params: lsp.InitializedParams) -> None:
