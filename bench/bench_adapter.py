@@ -8,7 +8,7 @@ by run so machine noise hits both alike:
 - per-chunk cost in µs on a long answer emitted as fast as the double can
   ((total − first delta) / chunks).
 
-The doubles run as separate processes (`python -m tests.doubles.*_double`), so the
+The doubles run as separate processes (`python -m testkit.doubles.*_double`), so the
 server never competes with the client for the GIL. Medians are reported; the JSON goes
 to bench/results/adapter.json. Target: adapter/bare ≤ 1.05 on time to first delta.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.doubles.http_double import StandaloneDouble
+from testkit.doubles.http_double import StandaloneDouble
 
 from modelwire.adapters.base import ChatMessage, ChatRequest, Delta, Endpoint, Finish, Timeouts
 from modelwire.adapters.factory import make_adapter

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.rpc import Sidecar
+from testkit.sidecar import Sidecar
 
 # Workspace agents: `flood` leaves the length to the server (no num_predict / max_tokens),
 # so a fast double's whole stream reaches the sidecar; `short` asks for 8 tokens, so a

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from testkit.sidecar import Sidecar
+
 from bench.common import median, percentile, rounded
-from bench.rpc import Sidecar
 
 BARE = Path(__file__).with_name("bare_server.py")
 

@@ -1,6 +1,6 @@
 """Benchmarks of the run path: routing overhead, throughput, concurrency, memory.
 
-Every backend is a test double in its own process (`tests.doubles.*`, real HTTP on
+Every backend is a test double in its own process (`testkit.doubles.*`, real HTTP on
 127.0.0.1), so the double does not share a GIL with the client or the sidecar. Every
 figure is paired with its baseline from the same run.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.doubles.http_double import StandaloneDouble
+from testkit.doubles.http_double import StandaloneDouble
+from testkit.sidecar import Sidecar, proc_cpu_seconds, proc_rss_mb
 
 from bench.common import (
     DOC_TEXT,
@@ -30,10 +31,9 @@ from bench.common import (
     start_sidecar,
     workspace,
 )
-from bench.rpc import Sidecar, proc_cpu_seconds, proc_rss_mb
 
 MODEL = "llama3.2"
-TOKEN = "tok "  # what a double in fast mode emits per chunk (tests/doubles/http_double.py)
+TOKEN = "tok "  # what a double in fast mode emits per chunk (testkit/doubles/http_double.py)
 
 
 async def _create(

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.doubles.fixtures"]
+pytest_plugins = ["testkit.doubles.fixtures"]
 
 IN_CI = os.environ.get("CI") == "true"
 

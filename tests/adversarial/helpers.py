@@ -1,6 +1,6 @@
 """Shared pieces of the adversarial suite: a sidecar over raw pipes, a workspace, bounds.
 
-The suite drives `python -m modelwire serve` through `bench.rpc.Sidecar` (a minimal
+The suite drives `python -m modelwire serve` through `testkit.sidecar.Sidecar` (a minimal
 JSON-RPC client) rather than pytest-lsp: it must see every byte on stdout, send
 malformed frames, close stdin and SIGKILL the process at will.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.rpc import RpcError, Sidecar, proc_children
+from testkit.sidecar import RpcError, Sidecar, proc_children
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DOC_TEXT = "def add(a, b):\n    return a + b\n"

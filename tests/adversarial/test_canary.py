@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.rpc import RpcError, Sidecar
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.doubles.openai_double import OpenAIDouble
+from testkit.sidecar import RpcError, Sidecar
 
 from tests.adversarial.helpers import SAFE_ENV, make_workspace, require, run_params
-from tests.doubles.ollama_double import OllamaDouble
-from tests.doubles.openai_double import OpenAIDouble
 
 NOT_HEX_UPPER = "GHJKLMNPQRSTUVWXYZ"  # never in uuids, hex digests or ISO timestamps
 

@@ -16,7 +16,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from bench.rpc import Sidecar
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.sidecar import Sidecar
 
 from tests.adversarial.helpers import (
     SAFE_ENV,
@@ -28,7 +29,6 @@ from tests.adversarial.helpers import (
     ollama_connection,
     run_params,
 )
-from tests.doubles.ollama_double import OllamaDouble
 
 TOTAL_RUNS = 100
 PARALLEL = 6

@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
-from bench.rpc import RpcError, Sidecar, proc_rss_mb
+from testkit.doubles.http_double import StandaloneDouble, closed_port
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.sidecar import RpcError, Sidecar, proc_rss_mb
 
 from tests.adversarial.helpers import (
     SAFE_ENV,
@@ -32,8 +34,6 @@ from tests.adversarial.helpers import (
     running,
     tmpfs,
 )
-from tests.doubles.http_double import StandaloneDouble, closed_port
-from tests.doubles.ollama_double import OllamaDouble
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 

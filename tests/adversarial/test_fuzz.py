@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
-from bench.rpc import RpcError, Sidecar, frame, proc_rss_mb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testkit.sidecar import RpcError, Sidecar, frame, proc_rss_mb
 
 from modelwire import protocol as p
 from modelwire.adapters import netpolicy

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from testkit.doubles.fixtures import TEST_API_KEY
+from testkit.doubles.openai_double import OpenAIDouble
 
 from tests.cli.helpers import REPO_ROOT, add_connection, modelwire
-from tests.doubles.fixtures import TEST_API_KEY
-from tests.doubles.openai_double import OpenAIDouble
 
 
 def test_add_list_edit_and_remove_a_connection(tmp_path: Path) -> None:

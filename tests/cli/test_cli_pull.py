@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from testkit.doubles.ollama_double import OllamaDouble
+
 from tests.cli.helpers import add_connection, modelwire
-from tests.doubles.ollama_double import OllamaDouble
 
 
 def test_pull_shows_progress_and_the_model_appears(

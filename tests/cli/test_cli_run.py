@@ -6,8 +6,9 @@ import json
 import signal
 from pathlib import Path
 
+from testkit.doubles.ollama_double import OllamaDouble
+
 from tests.cli.helpers import ROUTING_LINE, add_connection, modelwire, spawn
-from tests.doubles.ollama_double import OllamaDouble
 
 REPLY = "Hello from the double. This answer arrives one word at a time."
 

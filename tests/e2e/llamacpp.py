@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.doubles.http_double import closed_port
+from testkit.doubles.http_double import closed_port
 
 MODEL_ALIAS = "smollm2"
 READY_WITHIN_S = 90.0

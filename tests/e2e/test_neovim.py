@@ -54,7 +54,7 @@ def ollama() -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "tests.doubles.ollama_double",
+            "testkit.doubles.ollama_double",
             "--port",
             "0",
             "--models",

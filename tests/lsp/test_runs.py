@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from lsprotocol import types as lsp
+from testkit.doubles.fixtures import TEST_API_KEY
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.doubles.openai_double import OpenAIDouble
 
-from tests.doubles.fixtures import TEST_API_KEY
-from tests.doubles.ollama_double import OllamaDouble
-from tests.doubles.openai_double import OpenAIDouble
 from tests.lsp.session import Session, plain, sidecar
 
 SOURCE = "def add(a, b):\n    return a - b\n\n\nprint(add(2, 3))\n"

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import httpx
-
-from tests.doubles.http_double import StandaloneDouble
-from tests.doubles.ollama_double import OllamaDouble
-from tests.doubles.openai_double import OpenAIDouble
+from testkit.doubles.http_double import StandaloneDouble
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.doubles.openai_double import OpenAIDouble
 
 
 def ndjson(response: httpx.Response) -> list[dict[str, object]]:

@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from testkit.doubles.fixtures import ollama_double, refused_url  # noqa: F401 - fixtures
+from testkit.doubles.http_double import StandaloneDouble
+from testkit.doubles.ollama_double import OLLAMA_BUSY, OllamaDouble
 
 from modelwire.adapters import ollama as ollama_module
 from modelwire.adapters import transport
@@ -25,9 +28,6 @@ from modelwire.adapters.base import (
 )
 from modelwire.adapters.ollama import OllamaAdapter
 from modelwire.errors import ErrorCode, ModelWireError
-from tests.doubles.fixtures import ollama_double, refused_url  # noqa: F401 - fixtures
-from tests.doubles.http_double import StandaloneDouble
-from tests.doubles.ollama_double import OLLAMA_BUSY, OllamaDouble
 
 FAST = Timeouts(connect=2.0, first_token=5.0, idle=5.0, total=30.0)
 HELLO = ChatRequest("llama3.2", (ChatMessage("user", "Explain this file."),))

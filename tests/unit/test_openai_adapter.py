@@ -10,6 +10,12 @@ import struct
 from collections.abc import AsyncIterator
 
 import pytest
+from testkit.doubles.fixtures import (  # noqa: F401 - fixtures
+    TEST_API_KEY,
+    openai_double,
+    refused_url,
+)
+from testkit.doubles.openai_double import LOADING_MODEL, OpenAIDouble, openai_error, rate_limited
 
 from modelwire.adapters import transport
 from modelwire.adapters.base import (
@@ -28,12 +34,6 @@ from modelwire.adapters.base import (
 from modelwire.adapters.factory import make_adapter
 from modelwire.adapters.openai import OpenAIAdapter
 from modelwire.errors import ErrorCode, ModelWireError, redact
-from tests.doubles.fixtures import (  # noqa: F401 - fixtures
-    TEST_API_KEY,
-    openai_double,
-    refused_url,
-)
-from tests.doubles.openai_double import LOADING_MODEL, OpenAIDouble, openai_error, rate_limited
 
 FAST = Timeouts(connect=2.0, first_token=5.0, idle=5.0, total=30.0)
 HELLO = ChatRequest("gpt-4o-mini", (ChatMessage("user", "Review this file."),))

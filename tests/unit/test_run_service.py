@@ -14,6 +14,9 @@ from typing import Any
 import keyring.core
 import pytest
 from keyring.backend import KeyringBackend
+from testkit.doubles.fixtures import TEST_API_KEY
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.doubles.openai_double import OpenAIDouble
 
 from modelwire.core import run_progress
 from modelwire.core import runs as runs_module
@@ -24,9 +27,6 @@ from modelwire.core.secrets import Requester
 from modelwire.core.settings import Limits, Settings
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import Connection, CreateConnectionParams, RunRecord
-from tests.doubles.fixtures import TEST_API_KEY
-from tests.doubles.ollama_double import OllamaDouble
-from tests.doubles.openai_double import OpenAIDouble
 
 BOUND = 10.0  # seconds; anything slower than this is a hang
 REPLY = "Hello from the double. This answer arrives one word at a time."

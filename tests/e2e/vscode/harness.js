@@ -2,7 +2,7 @@
 /**
  * The real peers of the VS Code end-to-end test, and the user's hands:
  *  - throw-away HOME / XDG / MODELWIRE_HOME dirs under one temp root,
- *  - model servers: the Ollama and OpenAI doubles (tests/doubles) and llama.cpp's server,
+ *  - model servers: the Ollama and OpenAI doubles (testkit/doubles) and llama.cpp's server,
  *  - code-server 4.100.3 (from .cache/code-server) with the extension installed from its
  *    .vsix, bound to 127.0.0.1, killed as a whole process group at the end,
  *  - Debian's Chromium through playwright-core, driven by keyboard like a user
@@ -137,7 +137,7 @@ class Processes {
 
 /** A model-server double in its own process; the port is the first stdout line. */
 async function startDouble(procs, module, args, env) {
-  const child = procs.spawn(module, PYTHON, ['-m', `tests.doubles.${module}`, ...args], { env, pipeStdout: true });
+  const child = procs.spawn(module, PYTHON, ['-m', `testkit.doubles.${module}`, ...args], { env, pipeStdout: true });
   const port = await new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${module} did not print its port within 20 s`)), 20000);

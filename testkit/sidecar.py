@@ -136,7 +136,7 @@ class Sidecar:
         full_env.update(env or {})
         stderr: Any = asyncio.subprocess.DEVNULL
         if stderr_path is not None:
-            stderr = open(stderr_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child
+            stderr = open(stderr_path, "ab")  # noqa: SIM115 - handed to the child
         try:
             proc = await asyncio.create_subprocess_exec(
                 *(command or SERVE_COMMAND),

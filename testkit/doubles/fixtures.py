@@ -1,7 +1,7 @@
 """pytest fixtures for the provider doubles: a fresh double per test.
 
-Import them into a test module (`from tests.doubles.fixtures import ollama_double`) or
-register the module once with `pytest_plugins = ["tests.doubles.fixtures"]`.
+Import them into a test module (`from testkit.doubles.fixtures import ollama_double`) or
+register the module once with `pytest_plugins = ["testkit.doubles.fixtures"]`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.doubles.http_double import closed_port
-from tests.doubles.ollama_double import OllamaDouble
-from tests.doubles.openai_double import OpenAIDouble
+from testkit.doubles.http_double import closed_port
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.doubles.openai_double import OpenAIDouble
 
 # Shaped like a real key so the redaction pattern and the masked echo both apply.
 TEST_API_KEY = "sk-proj-double0123456789abcdefWXYZ"

@@ -9,7 +9,7 @@ In a test::
 
 Standalone (the port is the first stdout line)::
 
-    python -m tests.doubles.openai_double --port 0 --models gpt-4o-mini --api-key sk-…
+    python -m testkit.doubles.openai_double --port 0 --models gpt-4o-mini --api-key sk-…
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from tests.doubles.http_double import (
+from testkit.doubles.http_double import (
     Exchange,
     HttpDouble,
     Incoming,
@@ -281,7 +281,7 @@ class OpenAIDouble(HttpDouble):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = standalone_parser("python -m tests.doubles.openai_double")
+    parser = standalone_parser("python -m testkit.doubles.openai_double")
     parser.add_argument("--api-key", default=None, help="require this bearer key")
     args = parser.parse_args(argv)
     models = [m.strip() for m in (args.models or "gpt-4o-mini").split(",") if m.strip()]

@@ -557,12 +557,12 @@ def run_standalone(double: HttpDouble, args: argparse.Namespace) -> None:
 
 
 class StandaloneDouble:
-    """A double in its own process (`python -m tests.doubles.<module>`), for tests that
+    """A double in its own process (`python -m testkit.doubles.<module>`), for tests that
     kill the server for real and for benchmarks that keep the server off the GIL."""
 
     def __init__(self, module: str, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"tests.doubles.{module}", "--port", "0", *args],
+            [sys.executable, "-m", f"testkit.doubles.{module}", "--port", "0", *args],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             text=True,

@@ -9,7 +9,7 @@ In a test::
 
 Standalone (the port is the first stdout line)::
 
-    python -m tests.doubles.ollama_double --port 0 --models llama3.2,qwen2.5:0.5b
+    python -m testkit.doubles.ollama_double --port 0 --models llama3.2,qwen2.5:0.5b
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.doubles.http_double import (
+from testkit.doubles.http_double import (
     Exchange,
     HttpDouble,
     Incoming,
@@ -262,7 +262,7 @@ class OllamaDouble(HttpDouble):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = standalone_parser("python -m tests.doubles.ollama_double")
+    parser = standalone_parser("python -m testkit.doubles.ollama_double")
     parser.add_argument("--legacy-not-found", action="store_true")
     args = parser.parse_args(argv)
     models = (args.models or "llama3.2").split(",")
