@@ -1,6 +1,6 @@
 """Text the CLI shows: tables, the routing line, durations, sizes, the pull bar.
 
-Pure functions from core records to strings; `cli.py` decides where they are printed.
+Pure functions from core records to strings; the command modules decide where they go.
 The routing line is the same one the VS Code output channel prints (DESIGN.md §8).
 """
 
@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from modelwire.errors import ModelWireError
-from modelwire.protocol import RunRecord
+from modelwire.protocol import HealthResult, RunRecord
+
+if TYPE_CHECKING:
+    from modelwire.core.agents import Finding
 
 ARROW = "→"
 DOT = "·"
@@ -132,3 +136,28 @@ def progress_bar(completed: int | None, total: int | None, width: int = 30) -> s
         f"[{'#' * filled}{'-' * (width - filled)}] {fraction * 100:3.0f}%  "
         f"{size(completed)} / {size(total)}"
     )
+
+
+def health_line(name: str, health: HealthResult) -> str:
+    """`ok   Local · version 0.12.3 · 4 model(s) · 3 ms`, or `FAIL Local · <why>`."""
+    if health.reachable and not health.error:
+        parts = [f"ok   {name}"]
+        if health.version:
+            parts.append(f"version {health.version}")
+        if health.model_count is not None:
+            parts.append(f"{health.model_count} model(s)")
+        if health.latency_ms is not None:
+            parts.append(f"{health.latency_ms:.0f} ms")
+        return f" {DOT} ".join(parts)
+    message = (health.error or {}).get("message") or "unreachable"
+    return f"FAIL {name} {DOT} {message}"
+
+
+def finding_lines(path: str, findings: list[Finding]) -> list[str]:
+    """Compiler-style `file:line: severity: message` (problem matchers read these)."""
+    return [f"{path}:{f.line + 1}: {f.severity}: {f.message}" for f in findings]
+
+
+def quote(name: str) -> str:
+    """A connection name as a shell argument in a suggested command."""
+    return f"'{name}'" if any(c.isspace() for c in name) else name

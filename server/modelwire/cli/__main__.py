@@ -1,0 +1,7 @@
+"""`python -m modelwire.cli`, the same as `modelwire`."""
+
+import sys
+
+from modelwire.cli.entry import main
+
+sys.exit(main())
