@@ -47,6 +47,17 @@ class ErrorCode(StrEnum):
     STORAGE_FAILED = "STORAGE_FAILED"
     EMBEDDED_UNAVAILABLE = "EMBEDDED_UNAVAILABLE"
     INTERNAL = "INTERNAL"
+    # Sharing over P2P (docs/p2p.md): the LocalLLM protocol's codes, as users meet them.
+    INVALID_SERVER_ID = "INVALID_SERVER_ID"
+    CONNECT_FAILED = "CONNECT_FAILED"
+    HOST_OFFLINE = "HOST_OFFLINE"
+    HOST_DISCONNECTED = "HOST_DISCONNECTED"
+    TIMEOUT_NO_RESPONSE = "TIMEOUT_NO_RESPONSE"
+    SERVER_FULL = "SERVER_FULL"
+    BAD_MESSAGE = "BAD_MESSAGE"
+    UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
+    P2P_UNAVAILABLE = "P2P_UNAVAILABLE"
+    SHARE_NOT_ALLOWED = "SHARE_NOT_ALLOWED"
 
 
 # JSON-RPC numeric codes. Input the caller got wrong is -32602 (as LSP clients expect for
@@ -64,6 +75,7 @@ _RPC_CODES: dict[ErrorCode, int] = {
     ErrorCode.CONNECTION_NAME_TAKEN: INVALID_PARAMS_RPC,
     ErrorCode.PROVIDER_EXISTS: INVALID_PARAMS_RPC,
     ErrorCode.GENERATION_ABORTED: REQUEST_CANCELLED_RPC,
+    ErrorCode.INVALID_SERVER_ID: INVALID_PARAMS_RPC,
 }
 
 RETRYABLE_CODES = frozenset(
@@ -72,6 +84,11 @@ RETRYABLE_CODES = frozenset(
         ErrorCode.RATE_LIMITED,
         ErrorCode.MODEL_BUSY,
         ErrorCode.TIMEOUT,
+        ErrorCode.HOST_OFFLINE,
+        ErrorCode.HOST_DISCONNECTED,
+        ErrorCode.TIMEOUT_NO_RESPONSE,
+        ErrorCode.SERVER_FULL,
+        ErrorCode.CONNECT_FAILED,
     }
 )
 
@@ -148,6 +165,9 @@ _KEY_PATTERN = re.compile(
     r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}(\*+[A-Za-z0-9_\-]*)?"
     r"|\b(sk|pk|rk)-[A-Za-z0-9_\-]*\*{2,}[A-Za-z0-9_\-]*"
     r"|\bBearer\s+[A-Za-z0-9._\-]{8,}"
+    # A P2P Server ID: base58 of 32 random bytes (43–44 characters, with a digit).
+    r"|(?<![A-Za-z0-9])(?=[1-9A-HJ-NP-Za-km-z]*[1-9])(?=[1-9A-HJ-NP-Za-km-z]*[A-Za-z])"
+    r"[1-9A-HJ-NP-Za-km-z]{43,44}(?![A-Za-z0-9])"
 )
 _active_lock = threading.Lock()
 _active_secrets: dict[int, str] = {}
