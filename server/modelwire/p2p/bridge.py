@@ -55,11 +55,11 @@ def installed_dirs() -> list[Path]:
 
 
 def locate() -> tuple[str, Path]:
-    """(node executable, bridge directory) or P2P_UNAVAILABLE with the one fix."""
+    """(node executable, bridge directory) or BRIDGE_UNAVAILABLE with the one fix."""
     node = os.environ.get(ENV_NODE) or shutil.which("node")
     if not node:
         raise ModelWireError(
-            ErrorCode.P2P_UNAVAILABLE,
+            ErrorCode.BRIDGE_UNAVAILABLE,
             "Node.js is not installed; sharing over P2P runs Hyperswarm in Node.",
             "Install Node.js 18 or later (for example `apt install nodejs npm`), then run "
             "`modelwire p2p setup`.",
@@ -70,7 +70,7 @@ def locate() -> tuple[str, Path]:
         ).is_dir():
             return node, directory
     raise ModelWireError(
-        ErrorCode.P2P_UNAVAILABLE,
+        ErrorCode.BRIDGE_UNAVAILABLE,
         "The P2P bridge's Node packages are not installed.",
         "Run `modelwire p2p setup` once (it runs `npm ci` for the pinned Hyperswarm).",
     )
@@ -108,7 +108,7 @@ class Bridge:
             )
         except OSError as exc:
             raise ModelWireError(
-                ErrorCode.P2P_UNAVAILABLE,
+                ErrorCode.BRIDGE_UNAVAILABLE,
                 f"Could not start the P2P bridge ({exc.strerror or exc}).",
                 f"Check {ENV_NODE} or that `node` runs.",
             ) from None
