@@ -19,5 +19,8 @@ LIST_RUNS = "modelwire/listRuns"
 GET_RUN = "modelwire/getRun"
 STATUS = "modelwire/status"
 RUN_EVENT = "modelwire/runEvent"
+DID_CHANGE_CONNECTIONS = "modelwire/didChangeConnections"
+# Server → client notifications (not requests: no handler is registered for them).
+NOTIFICATIONS = (RUN_EVENT, DID_CHANGE_CONNECTIONS)
 
 SETTINGS_SECTION = "modelwire"

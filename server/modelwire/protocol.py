@@ -26,6 +26,9 @@ from modelwire.methods import (
     DELETE_SECRET as DELETE_SECRET,
 )
 from modelwire.methods import (
+    DID_CHANGE_CONNECTIONS as DID_CHANGE_CONNECTIONS,
+)
+from modelwire.methods import (
     GET_RUN as GET_RUN,
 )
 from modelwire.methods import (
@@ -414,6 +417,13 @@ class StatusResult(WireModel):
     active_runs: int
     queued_runs: int
     connections: list[ConnectionLoad]
+
+
+class DidChangeConnectionsParams(WireModel):
+    """`modelwire/didChangeConnections`: connections, keys or consent changed in some
+    process on this data folder. Empty ids: only consent changed. Re-list either way."""
+
+    connection_ids: list[str]
 
 
 RunEventKind = Literal["queued", "started", "loading", "delta", "retry", "end", "error"]

@@ -88,6 +88,9 @@ EVENT_FIELDS: dict[str, set[str]] = {
 EVENT_OPTIONAL: dict[str, set[str]] = {"loading": {"reason"}}
 
 
+NOTIFICATIONS = (p.RUN_EVENT, p.DID_CHANGE_CONNECTIONS)
+
+
 def method_constants() -> set[str]:
     return {
         value
@@ -241,7 +244,7 @@ def test_every_json_block_in_the_doc_is_valid_json() -> None:
 
 
 def test_the_method_maps_cover_every_method_constant() -> None:
-    requests = method_constants() - {p.RUN_EVENT}
+    requests = method_constants() - set(NOTIFICATIONS)
     assert set(PARAMS) == requests
     assert set(RESULTS) == requests
 
@@ -263,7 +266,7 @@ def test_every_method_has_a_section_and_examples(method: str) -> None:
     assert re.search(rf"^#+ .*`{re.escape(method)}`", doc_text(), re.M), (
         f"no section heading for {method}"
     )
-    if method == p.RUN_EVENT:
+    if method in NOTIFICATIONS:
         assert any(e.method == method for e in examples("notification"))
         return
     for kind in ("request", "result", "error"):
@@ -296,12 +299,20 @@ def test_error_examples_carry_a_real_error_code(example: Example) -> None:
 
 
 def test_run_event_examples_cover_every_kind_and_validate() -> None:
-    events = [e.json() for e in examples("notification")]
+    events = [e.json() for e in examples("notification") if e.method == p.RUN_EVENT]
     assert events, "no modelwire/runEvent examples"
     for msg in events:
         assert msg["method"] == p.RUN_EVENT and "id" not in msg
         validate_event(msg["params"])
     assert {m["params"]["kind"] for m in events} == set(get_args(p.RunEventKind))
+
+
+def test_did_change_connections_examples_validate() -> None:
+    found = [e.json() for e in examples("notification") if e.method == p.DID_CHANGE_CONNECTIONS]
+    assert found, "no modelwire/didChangeConnections example"
+    for msg in found:
+        assert msg["method"] == p.DID_CHANGE_CONNECTIONS and "id" not in msg
+        p.DidChangeConnectionsParams.model_validate(msg["params"])
 
 
 def _sent_event_fields() -> dict[str, set[str]]:

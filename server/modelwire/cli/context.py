@@ -66,7 +66,7 @@ def default_connection_id(app: ModelWire, settings: Settings) -> str | None:
 async def with_core(body: Callable[[ModelWire], Awaitable[int]]) -> int:
     from modelwire.core.app import ModelWire
 
-    app = ModelWire()
+    app = ModelWire(kind="cli")
     try:
         return await body(app)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from modelwire.core.access import access_context, secret_provider_factory
 from modelwire.core.agents import AgentCatalog
 from modelwire.core.backends import BackendPool
 from modelwire.core.connections import ConnectionRegistry
+from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.runs import RunService
 from modelwire.core.secrets import Requester, SecretStore
@@ -26,6 +28,9 @@ from modelwire.protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+# Other processes' changes are seen within this (the promise is "within 1 s").
+WATCH_SECONDS = 0.25
 
 PullCallback = Callable[[str, int | None, int | None], None]
 
@@ -46,9 +51,13 @@ def _embedded_model() -> str | None:
 class ModelWire:
     """Everything the front doors call. Holds no editor or terminal specifics."""
 
-    def __init__(self, home: Path | None = None, *, load_plugins: bool = True) -> None:
+    def __init__(
+        self, home: Path | None = None, *, load_plugins: bool = True, kind: str = "sidecar"
+    ) -> None:
         self.home = home or default_home()
         self.store = Store(self.home)
+        self.processes = ProcessTable(self.store, kind)
+        self.processes.forget_dead()
         self.providers = ProviderRegistry(load_plugins=load_plugins)
         self.secrets = SecretStore(self.store, self.home)
         self._embedded_ok: bool | None = None
@@ -65,8 +74,26 @@ class ModelWire:
         )
         self.connections.on_change(self.backends.forget)
         self.runs = RunService(
-            self.store, self.providers, self.connections, self.secrets, self.agents, self.backends
+            self.store,
+            self.providers,
+            self.connections,
+            self.secrets,
+            self.agents,
+            self.backends,
+            self.processes,
         )
+
+    async def watch_changes(self, interval: float = WATCH_SECONDS) -> None:
+        """Keep up with other processes on this data folder until cancelled: their
+        connection, key and consent changes reach subscribers within `interval`."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.connections.refresh()
+            except ModelWireError as exc:  # a busy or broken store: try again next tick
+                log.debug("change watch: %s", exc.message)
+            except Exception:  # a bug must not stop the watch for the session
+                log.exception("change watch failed")
 
     def embedded_available(self) -> bool:
         # Checked once (a find_spec, no import); a restart picks up a new install.
@@ -185,4 +212,5 @@ class ModelWire:
     async def aclose(self) -> None:
         await self.runs.shutdown()
         await self.backends.aclose()
+        self.processes.close()
         self.store.close()

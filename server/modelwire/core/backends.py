@@ -8,7 +8,6 @@ closed once no run uses it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -69,9 +68,23 @@ class BackendPool:
         self._slots: dict[str, _Slot] = {}
         self._retired: list[_Slot] = []
         self._models: dict[str, tuple[list[ModelInfo], str]] = {}
+        # The loop the adapters' HTTP clients belong to (bound on first use). The pool
+        # is only ever touched on it: a change reported from a worker thread is handed
+        # over, so the old client is closed by the loop that owns it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: set[asyncio.Future[None]] = set()
 
     def forget(self, connection_id: str) -> None:
-        """The connection changed or went away: drop its cache and retire its adapter."""
+        """The connection changed or went away: drop its cache and retire its adapter.
+        Safe to call from any thread."""
+        loop = self._loop
+        if loop is not None and not _running_on(loop):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._forget, connection_id)
+            return
+        self._forget(connection_id)
+
+    def _forget(self, connection_id: str) -> None:
         self._models.pop(connection_id, None)
         slot = self._slots.pop(connection_id, None)
         if slot is not None:
@@ -86,11 +99,10 @@ class BackendPool:
         else:
             self._retired.append(slot)
 
-    @staticmethod
-    def _close_later(adapter: ProviderAdapter) -> None:
-        # No running loop means CLI teardown: the process is ending anyway.
-        with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(adapter.aclose())
+    def _close_later(self, adapter: ProviderAdapter) -> None:
+        task = asyncio.ensure_future(adapter.aclose(), loop=self._loop)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def embedded_server(self) -> EmbeddedServer:
         if self._embedded is None:
@@ -118,6 +130,8 @@ class BackendPool:
     @asynccontextmanager
     async def lease(self, conn: Connection, settings: Settings) -> AsyncIterator[ProviderAdapter]:
         """The connection's adapter, held for the duration of one operation."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
         provider = self._providers.get(conn.provider_id)
         embedded = self.embedded_server() if provider.id == EMBEDDED_ID else None
         if embedded is not None:
@@ -168,6 +182,8 @@ class BackendPool:
         return models, stamp, False
 
     async def aclose(self) -> None:
+        if self._closing:
+            await asyncio.wait(self._closing, timeout=5)
         slots = [*self._slots.values(), *self._retired]
         self._slots.clear()
         self._retired.clear()
@@ -178,3 +194,10 @@ class BackendPool:
                 log.debug("closing adapter: %s", exc)
         if self._embedded is not None:
             await self._embedded.stop()
+
+
+def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

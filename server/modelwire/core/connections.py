@@ -1,13 +1,18 @@
 """Named connections: the source of truth for routing.
 
-Connections are held in memory (listing never touches the disk) and written through
-to the store. A connection's secret lives in the OS keyring; the record only knows
-`has_secret`.
+Connections are held in memory and written through to the store. Other processes on
+the same data folder write the store too: every write bumps the `connections`
+generation in the same transaction, and a read first asks SQLite whether anyone else
+committed (`PRAGMA data_version`, ~2 µs) and only then whether the generation moved,
+so listing stays a memory read unless something changed. A connection's secret lives
+in the OS keyring; the record only knows `has_secret`.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Literal
@@ -16,7 +21,7 @@ from modelwire.adapters.netpolicy import check_loopback, parse_base_url
 from modelwire.core.clock import now_iso
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
 from modelwire.core.secrets import Requester, SecretStore
-from modelwire.core.store import Store, dumps, loads
+from modelwire.core.store import CHANGES_TOPIC, Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
     Connection,
@@ -24,6 +29,8 @@ from modelwire.protocol import (
     TimeoutSettings,
     UpdateConnectionParams,
 )
+
+log = logging.getLogger(__name__)
 
 EMBEDDED_CONNECTION_ID = "embedded"
 EMBEDDED_CONNECTION_NAME = "Embedded"
@@ -58,21 +65,77 @@ class ConnectionRegistry:
         self._embedded_conn: Connection | Literal[False] | None = None
         self._by_id: dict[str, Connection] = {}
         self._listeners: list[Callable[[str], None]] = []
-        for row in store.query("SELECT * FROM connections ORDER BY created_at"):
-            conn = _from_row(row)
-            self._by_id[conn.id] = conn
+        self._subscribers: list[Callable[[list[str]], None]] = []
+        self._data_version = -1
+        self._generation = -1
+        self._reload_lock = threading.Lock()
+        self.refresh()
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         """Called with a connection id after it changes or is deleted (drop caches)."""
         self._listeners.append(listener)
 
+    def subscribe(self, subscriber: Callable[[list[str]], None]) -> None:
+        """Called with the ids of connections (or their consent) changed by any process
+        on this data folder, this one included: tell the editor."""
+        self._subscribers.append(subscriber)
+
     def _changed(self, connection_id: str) -> None:
         for listener in self._listeners:
             listener(connection_id)
+        self._announce([connection_id])
+
+    def _announce(self, ids: list[str]) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(ids)
+            except Exception:  # a front door's failure must not undo a saved change
+                log.exception("connection change subscriber failed")
+
+    # --- keeping up with other processes ------------------------------------------------
+
+    def refresh(self) -> list[str]:
+        """Reload from the store when another process changed connections or consent;
+        return the ids that changed (empty when nothing did: the common, cheap case)."""
+        version = self._store.data_version()
+        if version == self._data_version:
+            return []
+        with self._reload_lock:
+            if version == self._data_version:
+                return []
+            self._data_version = version
+            generation = self._store.generation(CHANGES_TOPIC)
+            if generation == self._generation:
+                return []
+            self._generation = generation
+            fresh = {
+                conn.id: conn
+                for conn in map(
+                    _from_row, self._store.query("SELECT * FROM connections ORDER BY created_at")
+                )
+            }
+            old, self._by_id = self._by_id, fresh
+        # Empty when only consent changed: the editor re-reads all the same.
+        changed = sorted(cid for cid in old.keys() | fresh.keys() if old.get(cid) != fresh.get(cid))
+        for cid in changed:
+            for listener in self._listeners:
+                listener(cid)
+        self._announce(changed)
+        return changed
+
+    def _write(self, sql: str, args: tuple[object, ...]) -> int:
+        """One change plus the generation bump, committed together."""
+        rowcount, generation = self._store.bump(CHANGES_TOPIC, sql, args)
+        with self._reload_lock:
+            # Ours was the only change since we last looked: nothing to reload for it.
+            if generation == self._generation + 1:
+                self._generation = generation
+        return rowcount
 
     # --- reading --------------------------------------------------------------------
 
     def user_connections(self) -> list[Connection]:
+        self.refresh()
         return list(self._by_id.values())
 
     def embedded(self) -> Connection | None:
@@ -100,11 +163,13 @@ class ConnectionRegistry:
         )
 
     def list(self) -> list[Connection]:
+        self.refresh()
         conns = sorted(self._by_id.values(), key=lambda c: c.name.lower())
         embedded = self.embedded()
         return [*conns, embedded] if embedded else conns
 
     def get(self, connection_id: str) -> Connection:
+        self.refresh()
         conn = self._by_id.get(connection_id)
         if conn is None and connection_id == EMBEDDED_CONNECTION_ID:
             conn = self.embedded()
@@ -114,6 +179,7 @@ class ConnectionRegistry:
 
     def find(self, ref: str) -> Connection | None:
         """By id, else by name (case-insensitive, as names are unique that way)."""
+        self.refresh()
         if ref in self._by_id:
             return self._by_id[ref]
         lowered = ref.strip().lower()
@@ -186,7 +252,7 @@ class ConnectionRegistry:
             updated_at=stamp,
         )
         try:
-            self._store.execute(
+            self._write(
                 "INSERT INTO connections(id, name, provider_id, base_url, default_model, "
                 "max_concurrent, timeouts, has_secret, created_at, updated_at) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -206,6 +272,7 @@ class ConnectionRegistry:
         except sqlite3.IntegrityError:
             raise _name_taken(name) from None
         self._by_id[conn.id] = conn
+        self._announce([conn.id])
         return conn
 
     def update(self, params: UpdateConnectionParams) -> Connection:
@@ -232,7 +299,7 @@ class ConnectionRegistry:
             }
         )
         try:
-            self._store.execute(
+            self._write(
                 "UPDATE connections SET name=?, base_url=?, default_model=?, max_concurrent=?, "
                 "timeouts=?, updated_at=? WHERE id=?",
                 (
@@ -255,9 +322,9 @@ class ConnectionRegistry:
         conn = self._editable(connection_id)
         if conn.has_secret:
             self._secrets.delete(conn.id)
-        self._store.execute("DELETE FROM connections WHERE id = ?", (conn.id,))
+        self._write("DELETE FROM connections WHERE id = ?", (conn.id,))
         self._secrets.forget_connection(conn.id)
-        del self._by_id[conn.id]
+        self._by_id.pop(conn.id, None)
         self._changed(conn.id)
         return True
 
@@ -300,7 +367,7 @@ class ConnectionRegistry:
 
     def _mark_secret(self, conn: Connection, has_secret: bool) -> Connection:
         updated = conn.model_copy(update={"has_secret": has_secret, "updated_at": now_iso()})
-        self._store.execute(
+        self._write(
             "UPDATE connections SET has_secret=?, updated_at=? WHERE id=?",
             (int(has_secret), updated.updated_at, conn.id),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from modelwire.core.processes import ProcessTable
 from modelwire.core.store import Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import Routing, RunRecord, RunUsage, Timings
@@ -20,24 +21,59 @@ def run_not_found(run_id: str) -> ModelWireError:
     )
 
 
-class RunRecords:
-    """Reads and writes the `runs` table."""
+_UNFINISHED = ("queued", "running")
 
-    def __init__(self, store: Store) -> None:
+
+class RunRecords:
+    """Reads and writes the `runs` table. Each record carries its owner process; a
+    queued or running record whose owner has ended reads (and is stored) as
+    `interrupted` — checked on every read, so a crash shows at once everywhere."""
+
+    def __init__(self, store: Store, processes: ProcessTable) -> None:
         self._store = store
+        self._processes = processes
 
     def sweep_interrupted(self) -> int:
-        """Mark runs left queued/running by a previous process as interrupted."""
-        return self._store.execute(
-            "UPDATE runs SET status = 'interrupted' WHERE status IN ('queued', 'running')"
+        """Mark unfinished runs whose owner process has ended as interrupted (never a
+        live process's runs: another window may be streaming them right now)."""
+        rows = self._store.query(
+            "SELECT run_id, owner FROM runs WHERE status IN ('queued', 'running')"
         )
+        return self._interrupt(rows)
+
+    def _interrupt(self, rows: list[Any]) -> int:
+        dead = self._processes.gone({r["owner"] for r in rows if r["owner"]})
+        orphaned = [r["run_id"] for r in rows if not r["owner"] or r["owner"] in dead]
+        changed = 0
+        for run_id in orphaned:
+            # The status guard keeps a record the owner finished meanwhile.
+            changed += self._store.execute(
+                "UPDATE runs SET status = 'interrupted' WHERE run_id = ? "
+                "AND status IN ('queued', 'running')",
+                (run_id,),
+            )
+        return changed
+
+    def _fresh(self, rows: list[Any]) -> list[Any]:
+        """Rows as they stand once dead owners' unfinished runs are interrupted."""
+        me = self._processes.id
+        suspects = [r for r in rows if r["status"] in _UNFINISHED and r["owner"] != me]
+        if not suspects or not self._interrupt(suspects):
+            return rows
+        ids = {r["run_id"] for r in suspects}
+        marks = ",".join("?" * len(ids))
+        again = {
+            r["run_id"]: r
+            for r in self._store.query(f"SELECT * FROM runs WHERE run_id IN ({marks})", [*ids])
+        }
+        return [again.get(r["run_id"], r) for r in rows]
 
     def save(self, record: RunRecord) -> None:
         """Write the whole record (insert or update: one statement either way)."""
         self._store.execute(
             "INSERT INTO runs(run_id, agent_id, uri, connection_id, routing, status, timings, "
-            "usage, finish_reason, error_code, error_message, output, diagnostics_count) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET "
+            "usage, finish_reason, error_code, error_message, output, diagnostics_count, owner) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET "
             "connection_id=excluded.connection_id, routing=excluded.routing, "
             "status=excluded.status, timings=excluded.timings, usage=excluded.usage, "
             "finish_reason=excluded.finish_reason, error_code=excluded.error_code, "
@@ -57,6 +93,7 @@ class RunRecords:
                 record.error_message,
                 record.output,
                 record.diagnostics_count,
+                self._processes.id,
             ),
         )
 
@@ -73,7 +110,7 @@ class RunRecords:
         rows = self._store.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise run_not_found(run_id)
-        return record_from_row(rows[0], include_output=True)
+        return record_from_row(self._fresh(rows)[0], include_output=True)
 
     def list(
         self, limit: int, uri: str | None = None, include_output: bool = False
@@ -84,7 +121,7 @@ class RunRecords:
             )
         else:
             rows = self._store.query("SELECT * FROM runs ORDER BY seq DESC LIMIT ?", (limit,))
-        return [record_from_row(r, include_output) for r in rows]
+        return [record_from_row(r, include_output) for r in self._fresh(rows)]
 
 
 def record_from_row(row: Any, include_output: bool) -> RunRecord:

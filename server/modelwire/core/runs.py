@@ -41,6 +41,7 @@ from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.consent import ConsentGate
 from modelwire.core.documents import Document, read_document, select_lines
 from modelwire.core.lanes import Lane, model_busy
+from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.routing import resolve_routing
 from modelwire.core.run_progress import EventSink, RunProgress
@@ -122,8 +123,9 @@ class RunService:
         secrets: SecretStore,
         agents: AgentCatalog,
         backends: BackendPool,
+        processes: ProcessTable,
     ) -> None:
-        self._records = RunRecords(store)
+        self._records = RunRecords(store, processes)
         self._consent_gate = ConsentGate(providers, secrets)
         self._providers = providers
         self._connections = connections

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelwire.core.clock import now_iso
-from modelwire.core.store import Store
+from modelwire.core.store import CHANGES_TOPIC, Store
 from modelwire.errors import ErrorCode, ModelWireError, redact
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,9 @@ class SecretStore:
         return str(rows[0]["decision"]) if rows else None
 
     def remember(self, workspace: str, connection_id: str, decision: str) -> None:
-        self._store.execute(
+        # A bump: other processes' editors learn of the new consent at once.
+        self._store.bump(
+            CHANGES_TOPIC,
             "INSERT INTO consent(workspace, connection_id, decision, decided_at) VALUES (?,?,?,?) "
             "ON CONFLICT(workspace, connection_id) DO UPDATE SET decision = excluded.decision, "
             "decided_at = excluded.decided_at",
@@ -170,7 +172,9 @@ class SecretStore:
         )
 
     def forget_connection(self, connection_id: str) -> None:
-        self._store.execute("DELETE FROM consent WHERE connection_id = ?", (connection_id,))
+        self._store.bump(
+            CHANGES_TOPIC, "DELETE FROM consent WHERE connection_id = ?", (connection_id,)
+        )
 
     # --- audit -----------------------------------------------------------------------
 

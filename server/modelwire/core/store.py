@@ -23,6 +23,8 @@ from modelwire.errors import ErrorCode, ModelWireError
 log = logging.getLogger(__name__)
 
 DB_FILE = "modelwire.db"
+# The generation other processes watch: connections, their keys and consent.
+CHANGES_TOPIC = "connections"
 
 _MIGRATIONS: Sequence[str] = (
     # 0 -> 1
@@ -64,6 +66,31 @@ _MIGRATIONS: Sequence[str] = (
         decided_at TEXT NOT NULL,
         PRIMARY KEY (workspace, connection_id)
     );
+    """,
+    # 1 -> 2: many processes on one data folder (docs/processes.md)
+    """
+    CREATE TABLE processes (
+        id TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        start_identity TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    CREATE TABLE lane_tickets (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        slot INTEGER
+    );
+    CREATE INDEX lane_tickets_connection ON lane_tickets(connection_id, state, seq);
+    CREATE TABLE changes (
+        topic TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL
+    );
+    INSERT INTO changes(topic, generation) VALUES ('connections', 0);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -114,7 +141,7 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchall()[0][0]
         if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
                 f"database schema {version} is newer than this ModelWire ({SCHEMA_VERSION})"
@@ -156,6 +183,32 @@ class Store:
                 return self._db.execute(sql, args).fetchall()
             except (sqlite3.OperationalError, sqlite3.ProgrammingError) as exc:
                 raise storage_error(exc, self.path) from None
+
+    def generation(self, topic: str) -> int:
+        rows = self.query("SELECT generation FROM changes WHERE topic = ?", (topic,))
+        return int(rows[0]["generation"]) if rows else 0
+
+    def bump(self, topic: str, sql: str | None = None, args: Sequence[Any] = ()) -> tuple[int, int]:
+        """Run `sql` (if any) and bump `topic`'s generation in one transaction, so other
+        processes see the change and the bump together. Returns (rowcount, generation)."""
+        with self.transaction() as db:
+            rowcount = db.execute(sql, args).rowcount if sql else 0
+            db.execute("UPDATE changes SET generation = generation + 1 WHERE topic = ?", (topic,))
+            row = db.execute("SELECT generation FROM changes WHERE topic = ?", (topic,)).fetchall()[
+                0
+            ]
+        return rowcount, int(row[0]) if row else 0
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits: a ~2 µs
+        check that lets memory caches skip re-reading when nothing happened."""
+        with self._lock:
+            try:
+                # fetchall, not fetchone: an unfinished statement would keep a read
+                # transaction open, pinning the snapshot (and this value) for good.
+                return int(self._db.execute("PRAGMA data_version").fetchall()[0][0])
+            except sqlite3.Error:
+                return -1
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         """One statement in its own transaction; returns the number of rows changed."""

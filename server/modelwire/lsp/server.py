@@ -48,6 +48,7 @@ class ModelWireServer(LanguageServer):
         self.client_name: str | None = None  # `clientInfo.name` from `initialize`
         self.run_tokens: dict[int | str, str] = {}
         self._reading = Event()  # set by shutdown(): ends the frame reader
+        self.watch_task: asyncio.Task[None] | None = None
 
     @property
     def core(self) -> ModelWire:
@@ -116,7 +117,7 @@ CUSTOM_REQUESTS = tuple(
     if name.isupper()
     and isinstance(value, str)
     and value.startswith("modelwire/")
-    and value != methods.RUN_EVENT
+    and value not in methods.NOTIFICATIONS
 )
 
 
@@ -128,6 +129,21 @@ def _lazy(name: str) -> Callable[[ModelWireServer, Any], Awaitable[Any]]:
 
     dispatch.__name__ = dispatch.__qualname__ = "handle_" + name.rsplit("/", 1)[-1]
     return dispatch
+
+
+def watch_other_processes(ls: ModelWireServer) -> None:
+    """Tell the editor when connections, keys or consent change in any process on this
+    data folder (the registry reports its own changes too, possibly from a worker
+    thread: the notification is always sent from the loop)."""
+    loop = asyncio.get_running_loop()
+
+    def notify(ids: list[str]) -> None:
+        loop.call_soon_threadsafe(
+            ls.protocol.notify, methods.DID_CHANGE_CONNECTIONS, {"connectionIds": ids}
+        )
+
+    ls.core.connections.subscribe(notify)
+    ls.watch_task = loop.create_task(ls.core.watch_changes())
 
 
 def build_server(core_factory: Callable[[], ModelWire] | None = None) -> ModelWireServer:
@@ -157,6 +173,7 @@ def build_server(core_factory: Callable[[], ModelWire] | None = None) -> ModelWi
         # while runs stream.
         import modelwire.lsp.handlers  # noqa: F401
 
+        watch_other_processes(ls)
         gc.freeze()
         if core.runs.interrupted_on_start:
             log.info(
@@ -171,6 +188,8 @@ def build_server(core_factory: Callable[[], ModelWire] | None = None) -> ModelWi
 
     @server.feature(lsp.SHUTDOWN)
     async def shutdown(ls: ModelWireServer, params: Any) -> None:
+        if ls.watch_task is not None:
+            ls.watch_task.cancel()
         if ls._core is not None:
             await ls._core.aclose()
             ls._core = None

@@ -1,0 +1,122 @@
+"""Many processes, one data folder: two editor windows' sidecars and the CLI share a
+MODELWIRE_HOME as peers (docs/processes.md). Real processes over stdio, real store."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench.rpc import Sidecar
+
+from tests.adversarial.helpers import (
+    Workspace,
+    make_workspace,
+    ollama_connection,
+    poll,
+    run_params,
+    running,
+)
+from tests.cli.helpers import modelwire
+from tests.doubles.ollama_double import OllamaDouble
+
+BOUND = 20.0
+CHANGED = "modelwire/didChangeConnections"
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return make_workspace(tmp_path)
+
+
+@pytest.fixture
+def slow_ollama() -> Iterator[OllamaDouble]:
+    """An answer of 12 words, 0.15 s apart: a run that streams for about two seconds."""
+    with OllamaDouble(models=["llama3.2"]) as double:
+        double.behave(reply=" ".join(f"w{i}" for i in range(12)), chunk_delay=0.15)
+        yield double
+
+
+def changes(s: Sidecar) -> list[dict[str, Any]]:
+    return [n["params"] for n in s.notifications if n.get("method") == CHANGED]
+
+
+async def first_delta(s: Sidecar) -> str:
+    event = await s.wait_event(lambda e: e["kind"] == "delta", BOUND)
+    return str(event["runId"])
+
+
+async def test_a_second_sidecar_and_a_cli_command_leave_a_streaming_run_alone(
+    ws: Workspace, slow_ollama: OllamaDouble
+) -> None:
+    async with running(ws) as first:
+        conn = await ollama_connection(first, slow_ollama.url)
+        run = first.request("modelwire/startRun", run_params(ws, conn))
+        run_id = await first_delta(first)
+
+        async with running(ws) as second:
+            assert (await second.call("modelwire/getRun", {"runId": run_id}))["status"] == "running"
+            listed = modelwire(ws.home, "runs")
+            assert listed.returncode == 0, listed.stderr
+            for s in (first, second):
+                record = await s.call("modelwire/getRun", {"runId": run_id})
+                assert record["status"] == "running"
+
+            result = await asyncio.wait_for(run, BOUND)
+            assert result["status"] == "succeeded"
+            seen = await second.call("modelwire/getRun", {"runId": run_id})
+            assert (seen["status"], seen["output"]) == ("succeeded", result["output"])
+
+
+async def test_a_connection_made_in_one_window_is_listed_and_deletable_in_the_other(
+    ws: Workspace, slow_ollama: OllamaDouble
+) -> None:
+    async with running(ws) as first, running(ws) as second:
+        before = await second.call("modelwire/listConnections", {})  # both are up and watching
+        assert before["connections"] == [] or all(
+            c["name"] != "Shared Ollama" for c in before["connections"]
+        )
+        conn = await ollama_connection(first, slow_ollama.url, name="Shared Ollama")
+
+        await poll(lambda: any(conn in c["connectionIds"] for c in changes(second)), 5, "notice")
+        listed = await second.call("modelwire/listConnections", {})
+        assert conn in [c["id"] for c in listed["connections"]]
+
+        deleted = await second.call("modelwire/deleteConnection", {"id": conn})
+        assert deleted == {"deleted": True}
+        await poll(
+            lambda: sum(conn in c["connectionIds"] for c in changes(first)) >= 2, 5, "notice"
+        )
+        listed = await first.call("modelwire/listConnections", {})
+        assert conn not in [c["id"] for c in listed["connections"]]
+
+
+async def test_a_sigkilled_sidecars_run_reads_interrupted_from_the_other(
+    ws: Workspace, slow_ollama: OllamaDouble
+) -> None:
+    async with running(ws) as second:
+        first = await Sidecar.start(ws.home, folders=[ws.folder], stderr_path=ws.log)
+        try:
+            first.open_document(ws.doc_uri, "def add(a, b):\n    return a + b\n")
+            conn = await ollama_connection(first, slow_ollama.url)
+            first.request("modelwire/startRun", run_params(ws, conn))
+            run_id = await first_delta(first)
+            # Kill once a checkpoint (every second) has saved part of the output.
+            for _ in range(100):
+                seen = await second.call("modelwire/getRun", {"runId": run_id})
+                assert seen["status"] == "running"
+                if seen["output"]:
+                    break
+                await asyncio.sleep(0.05)
+
+            first.proc.send_signal(signal.SIGKILL)
+            await first.wait()
+
+            record = await second.call("modelwire/getRun", {"runId": run_id})
+            assert record["status"] == "interrupted"
+            assert record["output"].startswith("w0")  # the checkpointed part survives
+        finally:
+            await first.kill()
