@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.rpc import Sidecar
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.sidecar import Sidecar
 
 from tests.adversarial.helpers import (
     Workspace,
@@ -21,7 +22,6 @@ from tests.adversarial.helpers import (
     running,
 )
 from tests.cli.helpers import modelwire
-from tests.doubles.ollama_double import OllamaDouble
 
 BOUND = 20.0
 CHANGED = "modelwire/didChangeConnections"

@@ -7,11 +7,11 @@ import asyncio
 from pathlib import Path
 
 import httpx
+from testkit.doubles.ollama_double import OllamaDouble
 
 from modelwire.core.app import ModelWire
 from modelwire.core.settings import Settings
 from modelwire.protocol import CreateConnectionParams, UpdateConnectionParams
-from tests.doubles.ollama_double import OllamaDouble
 
 BOUND = 5.0
 
