@@ -2,18 +2,25 @@
 
 This module is a leaf: the core and the adapters both raise `ModelWireError`, and the
 front doors turn it into a JSON-RPC error (LSP) or an exit code (CLI). It imports
-nothing else from the package so that adapters can use it without importing the core.
+only the redaction leaf, so that adapters can use it without importing the core.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
+
+# Redaction lives in its own leaf module; these names stay importable from here.
+from modelwire.redaction import REDACTED, redact, secret_in_use
+
+__all__ = [
+    "REDACTED",
+    "ErrorCode",
+    "ModelWireError",
+    "invalid_params",
+    "redact",
+    "secret_in_use",
+]
 
 
 class ErrorCode(StrEnum):
@@ -116,7 +123,8 @@ class ModelWireError(Exception):
         self.retryable = code in RETRYABLE_CODES if retryable is None else retryable
         self.connection_id = connection_id
         self.provider_id = provider_id
-        self.extra = extra or {}
+        # `extra` carries server-chosen values too (model names, header values).
+        self.extra = _redact_values(extra) if extra else {}
 
     @property
     def rpc_code(self) -> int:
@@ -154,58 +162,11 @@ def invalid_params(reason: str, hint: str = "") -> ModelWireError:
     )
 
 
-# --- Secret redaction ---------------------------------------------------------------
-#
-# Keys look like this across providers (OpenAI `sk-…`, `sk-proj-…`, bearer tokens). A
-# pattern catches keys we never saw; the active set catches the exact key in use by a
-# request in flight, including the fragments a provider echoes back ("sk-abc…wxyz").
-
-_KEY_PATTERN = re.compile(
-    # A key, a bearer token, or a provider's masked echo of a key (`sk-proj-ab****wxyz`).
-    r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}(\*+[A-Za-z0-9_\-]*)?"
-    r"|\b(sk|pk|rk)-[A-Za-z0-9_\-]*\*{2,}[A-Za-z0-9_\-]*"
-    r"|\bBearer\s+[A-Za-z0-9._\-]{8,}"
-    # A P2P Server ID: base58 of 32 random bytes (43–44 characters, with a digit).
-    r"|(?<![A-Za-z0-9])(?=[1-9A-HJ-NP-Za-km-z]*[1-9])(?=[1-9A-HJ-NP-Za-km-z]*[A-Za-z])"
-    r"[1-9A-HJ-NP-Za-km-z]{43,44}(?![A-Za-z0-9])"
-)
-_active_lock = threading.Lock()
-_active_secrets: dict[int, str] = {}
-_tokens = itertools.count()
-REDACTED = "[REDACTED]"
-
-
-def _fragments(secret: str) -> list[str]:
-    """The secret plus the prefix/suffix fragments providers echo (OpenAI shows
-    `sk-abc*****wxyz`): any 6+ char head or 4+ char tail long enough to be specific."""
-    parts = [secret]
-    if len(secret) >= 12:
-        parts.append(secret[:8])
-        parts.append(secret[-6:])
-    return parts
-
-
-def redact(text: str) -> str:
-    """Remove every active secret (and its echoed fragments) and key-shaped tokens."""
-    if not text:
-        return text
-    with _active_lock:
-        secrets = list(_active_secrets.values())
-    for secret in secrets:
-        for fragment in _fragments(secret):
-            if fragment and fragment in text:
-                text = text.replace(fragment, REDACTED)
-    return _KEY_PATTERN.sub(REDACTED, text)
-
-
-@contextmanager
-def secret_in_use(secret: str) -> Iterator[None]:
-    """Register a secret for redaction while a request uses it, then forget it."""
-    token = next(_tokens)
-    with _active_lock:
-        _active_secrets[token] = secret
-    try:
-        yield
-    finally:
-        with _active_lock:
-            _active_secrets.pop(token, None)
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_values(v) for v in value]
+    return value

@@ -254,7 +254,7 @@ async def test_rate_limit_twice_is_rate_limited_with_the_wait(
     error, seen = await failure(adapter.stream_chat(HELLO))
     assert error.code is ErrorCode.RATE_LIMITED and error.retryable
     assert error.extra["retryAfterS"] == 0.1
-    assert error.extra["ratelimitRemainingRequests"] == "0"
+    assert error.extra["ratelimitRemainingRequests"] == 0
     assert seen == [Retrying(reason="RATE_LIMITED", delay_s=0.1)]
 
 

@@ -49,16 +49,20 @@ from modelwire.adapters.transport import (
     stream_lines,
     utc_now_iso,
 )
-from modelwire.errors import REDACTED, ErrorCode, ModelWireError, secret_in_use
+from modelwire.errors import ErrorCode, ModelWireError, secret_in_use
+from modelwire.redaction import EchoFilter, cap_provider_text, clean_masked, redact_field
 
-# Providers echo a masked key ("sk-proj-****…abcd"); the visible head and tail are not
-# the full key, so `errors.redact` may not recognise them. Any masked token goes.
-_MASKED_TOKEN = re.compile(r"[\w\-]*\*{4,}[\w\-]*")
 _CONTEXT_TOO_LONG = re.compile(r"context[ _]length|maximum context|too many tokens", re.I)
+# finish_reason values the API defines; anything else is shown as a capped, redacted
+# string (a hostile server chooses it).
+_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 
 
 def _clean(text: str) -> str:
-    return _MASKED_TOKEN.sub(REDACTED, text)
+    """Provider text for a message: capped first (so every pattern runs on a few KB),
+    then masked key echoes (`sk-proj-****…abcd`) erased. `ModelWireError` redacts the
+    rest (the key in use, in any of its encodings)."""
+    return clean_masked(cap_provider_text(text))
 
 
 def _provider_error(body: bytes) -> tuple[str, str | None]:
@@ -68,13 +72,13 @@ def _provider_error(body: bytes) -> tuple[str, str | None]:
         error = data.get("error")
         if isinstance(error, dict):
             code = error.get("code") if error.get("code") is not None else error.get("type")
-            message = str(error.get("message") or "")
-            return _clean(message), (str(code) if code is not None else None)
+            message = _text(error.get("message"))
+            return _clean(message), (_clean(_text(code)) if code is not None else None)
         if isinstance(error, str):
             return _clean(error), None
         for key in ("detail", "message"):
             if key in data:
-                return _clean(str(data[key])), None
+                return _clean(_text(data[key])), None
     return _clean(body[:300].decode("utf-8", "replace").strip()), None
 
 
@@ -86,10 +90,33 @@ def _requested_model(request: httpx.Request) -> str | None:
     return None
 
 
+# A server listing more models than this is not describing models.
+MAX_MODELS = 10_000
+
+
+def _text(value: object) -> str:
+    """A server-chosen field as text: strings as they are, anything else as JSON-ish
+    text, never a crash (a non-string `message` or `code` is seen in the wild)."""
+    return value if isinstance(value, str) else cap_provider_text(repr(value), 200)
+
+
+def _finish_reason(value: object) -> str:
+    if isinstance(value, str) and value in _FINISH_REASONS:
+        return value
+    return redact_field(_text(value), 64)
+
+
 def _created_iso(value: object) -> str | None:
-    if isinstance(value, int) and value > 0:
-        return datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
-    return None
+    """`created` in seconds; some servers send milliseconds, hostile ones anything."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    seconds = float(value)
+    if seconds > 1e11:  # milliseconds (1e11 s is the year 5138)
+        seconds /= 1000.0
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class OpenAIAdapter:
@@ -293,8 +320,11 @@ class OpenAIAdapter:
         if wait is not None:
             extra["retryAfterS"] = round(wait, 3)
         for name in ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"):
-            if name in response.headers:
-                extra[_camel_header(name)] = response.headers[name]
+            # A number, or nothing: the header is server-chosen text and once carried
+            # the key back verbatim.
+            value = response.headers.get(name, "").strip()
+            if value.isdigit() and len(value) <= 12:
+                extra[_camel_header(name)] = int(value)
         if wait is not None and wait > RETRY_AFTER_CAP_S:
             hint = f"The provider asks to wait {wait:.0f} s; try again later."
         elif wait is not None:
@@ -369,6 +399,9 @@ class OpenAIAdapter:
         finish_reason: str | None = None
         usage = Usage()
         done = False
+        # Answer text is server-controlled too: a hostile server may echo the key,
+        # split across chunks. The filter sees across chunk boundaries.
+        echoes = EchoFilter(key) if key else None
         with self._using(key):
             async with aclosing(
                 stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
@@ -397,10 +430,13 @@ class OpenAIAdapter:
                             delta = choice.get("delta")
                             if isinstance(delta, dict):
                                 content = delta.get("content")
-                                if content:
-                                    yield Delta(str(content))
-                            if choice.get("finish_reason"):
-                                finish_reason = str(choice["finish_reason"])
+                                if content and isinstance(content, str):
+                                    text = echoes.push(content) if echoes else content
+                                    if text:
+                                        yield Delta(text)
+                            reason = choice.get("finish_reason")
+                            if reason:
+                                finish_reason = _finish_reason(reason)
                     if done:
                         await drain(batches)
                         break
@@ -412,6 +448,9 @@ class OpenAIAdapter:
                     "is longer than its context); try a shorter input or check the server's "
                     "log.",
                 )
+            tail = echoes.flush() if echoes else ""
+            if tail:
+                yield Delta(tail)
         yield Finish(finish_reason=finish_reason or "stop", usage=usage)
 
     def _parse_chunk(self, payload: str) -> dict[str, Any]:
@@ -419,11 +458,12 @@ class OpenAIAdapter:
         if chunk is None:
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
-                f"{self.label} sent an event that is not a JSON object: {payload[:120]!r}",
+                f"{self.label} sent an event that is not a JSON object: "
+                f"{clean_masked(payload[:120])!r}",
                 "Check that the base URL points at an OpenAI-compatible server.",
             )
         if chunk.get("error"):
-            message, _ = _provider_error(payload.encode())
+            message, _ = _provider_error(payload[: 4 * 1024].encode())
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
                 f"{self.label} failed mid-answer: {message}",
@@ -448,9 +488,9 @@ def _model_list(doc: Any) -> list[ModelInfo]:
     if not isinstance(entries, list):
         return []
     return [
-        ModelInfo(id=str(entry["id"]), modified_at=_created_iso(entry.get("created")))
-        for entry in entries
-        if isinstance(entry, dict) and entry.get("id")
+        ModelInfo(id=redact_field(entry["id"]), modified_at=_created_iso(entry.get("created")))
+        for entry in entries[:MAX_MODELS]
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]
     ]
 
 
