@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -63,29 +64,76 @@ def _not_found(uri: str, why: str) -> ModelWireError:
     )
 
 
-def read_document(uri: str, max_bytes: int) -> Document:
-    """Read a `file:` URI from disk; refuses what is not a regular file or far too big."""
+# Kernel pseudo-files: reading them hands over the process's environment (tokens
+# included), memory maps or device data. Never a document, even when named.
+_PSEUDO_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _refused(uri: str, why: str) -> ModelWireError:
+    return ModelWireError(
+        ErrorCode.DOCUMENT_OUTSIDE_WORKSPACE,
+        f"Cannot read {uri}: {why}.",
+        "ModelWire reads only files inside the workspace (the current directory for the "
+        "CLI) unless you name the real file: open or name the file itself, not a link "
+        "to it.",
+    )
+
+
+def _checked_target(uri: str, path: Path, folder: Path | None) -> Path:
+    """The real file to open, or an error when a link leads out of `folder`.
+
+    A path the user named is read as named (wherever it is); a symbolic link (of the
+    file or of a directory on the way) is followed only while it stays inside the run's
+    folder, because a repository chooses its links and the user did not see them."""
+    named = Path(os.path.abspath(path))
+    try:
+        resolved = named.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        raise _not_found(uri, "its links loop") from None
+    for root in _PSEUDO_ROOTS:
+        if _within(resolved, root) or _within(named, root):
+            raise _refused(uri, f"{resolved} is a system pseudo-file, not a document")
+    if resolved == named:
+        return resolved
+    base = folder.resolve() if folder is not None else named.parent.resolve()
+    if not _within(resolved, base):
+        raise _refused(uri, f"it is a link to {resolved}, outside {base}")
+    return resolved
+
+
+def read_document(uri: str, max_bytes: int, folder: Path | None = None) -> Document:
+    """Read a `file:` URI from disk; refuses what is not a regular file, far too big, or
+    reached by a link out of `folder` (the workspace folder, the CLI's directory)."""
     path = uri_to_path(uri)
     if path is None:
         raise _not_found(uri, "it is not open in the editor and is not a file: URI")
+    target = _checked_target(uri, path, folder)
     try:
-        st = path.stat()
-    except OSError as exc:
-        raise _not_found(uri, exc.strerror or "no such file") from None
-    if not path.is_file():
-        raise _not_found(uri, "it is not a regular file")
-    if st.st_size > max_bytes * 4:
-        # Read no more than needed to know it is too large for any prompt.
-        raise ModelWireError(
-            ErrorCode.PROMPT_TOO_LARGE,
-            f"The file is {st.st_size // 1024} KiB; the limit is {max_bytes // 1024} KiB.",
-            "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
-        )
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        # O_NOFOLLOW: the checked path cannot be swapped for a link before the open;
+        # O_NONBLOCK: a FIFO put in its place cannot hang the run.
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise _not_found(uri, exc.strerror or "unreadable") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _not_found(uri, "it is not a regular file")
+    with os.fdopen(fd, "rb") as fh:
+        if st.st_size > max_bytes * 4:
+            # Read no more than needed to know it is too large for any prompt.
+            raise ModelWireError(
+                ErrorCode.PROMPT_TOO_LARGE,
+                f"The file is {st.st_size // 1024} KiB; the limit is {max_bytes // 1024} KiB.",
+                "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
+            )
+        try:
+            data = fh.read(max_bytes * 4 + 1)
+        except OSError as exc:
+            raise _not_found(uri, exc.strerror or "unreadable") from None
     return Document(
         uri,
         data.decode("utf-8", errors="replace"),

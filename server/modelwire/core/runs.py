@@ -305,7 +305,9 @@ class RunService:
     def _prepare(self, req: RunRequest, ctx: RunContext) -> _Job:
         """Everything decided before any network call: agent, text, size, routing."""
         agent = self._agents.get(req.agent_id, ctx.folder)
-        doc = ctx.document(req.uri) or read_document(req.uri, ctx.settings.limits.prompt_max_bytes)
+        doc = ctx.document(req.uri) or read_document(
+            req.uri, ctx.settings.limits.prompt_max_bytes, ctx.folder
+        )
         text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
         size = len(text.encode("utf-8"))
         if size > ctx.settings.limits.prompt_max_bytes:
