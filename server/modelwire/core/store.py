@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 DB_FILE = "modelwire.db"
 # The generation other processes watch: connections, their keys and consent.
 CHANGES_TOPIC = "connections"
+# Run outputs, URLs and consents are the user's business: the folder is 0700 and every
+# file in it 0600, whatever the umask, and a store found more open is closed up on open.
+HOME_MODE = 0o700
+FILE_MODE = 0o600
+_PRIVATE_NAMES = (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm", DB_FILE + "-journal", "audit.log")
 
 _MIGRATIONS: Sequence[str] = (
     # 0 -> 1
@@ -116,6 +122,29 @@ def storage_error(exc: BaseException, path: Path) -> ModelWireError:
     )
 
 
+def make_private_home(home: Path) -> None:
+    """Create `home` (and missing parents) 0700, and close up an existing one."""
+    home.mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
+    if stat.S_IMODE(home.stat().st_mode) != HOME_MODE:
+        try:
+            home.chmod(HOME_MODE)
+        except OSError as exc:  # not ours (a shared folder): say so, keep working
+            log.warning("cannot make %s private (mode 0700): %s", home, exc)
+
+
+def make_private_files(home: Path) -> None:
+    """0600 for the store's files and the audit log that already exist."""
+    for name in _PRIVATE_NAMES:
+        path = home / name
+        try:
+            if stat.S_IMODE(path.lstat().st_mode) != FILE_MODE and path.is_file():
+                path.chmod(FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot make %s private (mode 0600): %s", path, exc)
+
+
 class Store:
     """Thread-safe access to the database (the CLI and tests may use threads)."""
 
@@ -125,8 +154,12 @@ class Store:
         self.degraded_reason: str | None = None
         self._lock = threading.RLock()
         try:
-            home.mkdir(parents=True, exist_ok=True)
+            make_private_home(home)
+            # SQLite creates -wal and -shm with the database file's mode: create that
+            # file 0600 first, so the others follow.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE))
             self._db = self._open(str(self.path))
+            make_private_files(home)
         except (OSError, sqlite3.Error) as exc:
             # Keep serving (connections in memory, runs not persisted) and say so in
             # `status` and a warning, instead of refusing to start the editor's sidecar.
