@@ -17,11 +17,19 @@ from modelwire.cli import format as fmt
 from modelwire.cli.agents import cmd_agents
 from modelwire.cli.connections import cmd_connections
 from modelwire.cli.console import err
-from modelwire.cli.exits import EXIT_CANCELLED, EXIT_OK, EXIT_USAGE, UsageError, exit_code_for
+from modelwire.cli.exits import (
+    EXIT_CANCELLED,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    exit_code_for,
+)
 from modelwire.cli.models import cmd_models, cmd_pull
 from modelwire.cli.parser import build_parser
 from modelwire.cli.run import cmd_run
 from modelwire.cli.status import cmd_doctor, cmd_runs, cmd_status
+from modelwire.cli.terminal import guard_terminal
 from modelwire.errors import ModelWireError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
@@ -65,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         from modelwire.lsp.server import serve
 
         return serve()
+    guard_terminal()
     if getattr(args, "last", 1) < 1:
         parser.error("--last must be at least 1")
     setup_logging(args.verbose)
@@ -89,3 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         with suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        # A bug or data nobody validated: one line, never a traceback (with local paths
+        # and values) unless asked for with --verbose.
+        logging.getLogger("modelwire").debug("unexpected failure", exc_info=True)
+        err(
+            f"error: internal error ({type(exc).__name__})\n"
+            "hint: this is a bug in ModelWire; run again with --verbose for details  "
+            "[INTERNAL]"
+        )
+        return EXIT_FAILURE

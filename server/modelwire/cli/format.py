@@ -6,13 +6,16 @@ The routing line is the same one the VS Code output channel prints (DESIGN.md §
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote as percent_encode
 from urllib.parse import unquote, urlsplit
 
 from modelwire.errors import ModelWireError
+from modelwire.invisible import FORMAT_CLASS
 from modelwire.protocol import HealthResult, RunRecord
 
 if TYPE_CHECKING:
@@ -20,6 +23,10 @@ if TYPE_CHECKING:
 
 ARROW = "→"
 DOT = "·"
+
+
+# Controls, DEL, C1 and format characters (bidi, zero-width) in a decoded file name.
+_UNSAFE_IN_NAME = re.compile(f"[\x00-\x1f\x7f-\x9f{FORMAT_CLASS}]")
 
 
 def seconds(ms: float | None) -> str:
@@ -66,10 +73,15 @@ def local_datetime(iso: str | None) -> str:
 
 
 def file_label(uri: str) -> str:
-    """The file name a user recognises (`inventory.py`) for a document URI."""
+    """The file name a user recognises (`inventory.py`) for a document URI.
+
+    Percent-escapes are decoded except those of control and format characters: `%1B`
+    and `%0A` stay as they are, so a repository's file name cannot become an escape
+    sequence or a forged line."""
     parts = urlsplit(uri)
     if parts.scheme == "file":
-        return Path(unquote(parts.path)).name or uri
+        name = Path(unquote(parts.path)).name
+        return _UNSAFE_IN_NAME.sub(lambda m: percent_encode(m.group(0), safe=""), name) or uri
     return uri
 
 

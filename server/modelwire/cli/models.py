@@ -12,6 +12,7 @@ from modelwire.cli import format as fmt
 from modelwire.cli.console import err, print_json
 from modelwire.cli.context import env_settings, pick_connection, requester, with_core
 from modelwire.cli.exits import EXIT_CANCELLED, EXIT_OK
+from modelwire.cli.terminal import write_control
 
 if TYPE_CHECKING:
     from modelwire.core.app import ModelWire
@@ -62,7 +63,8 @@ class PullView:
         if self.live:
             if status != self.status and self.drawn:
                 self.err.write("\n")  # each step keeps its own line; a bar redraws in place
-            self.err.write(f"\r\x1b[K{status} {bar}".rstrip())
+            write_control(self.err, "\r\x1b[K")
+            self.err.write(f"{status} {bar}".rstrip())
             self.drawn = True
         else:
             decile = (completed or 0) * 10 // total if total else -1

@@ -16,6 +16,7 @@ from modelwire.cli.console import err
 from modelwire.cli.context import consent_once, env_settings, requester, with_core
 from modelwire.cli.exits import EXIT_CANCELLED, EXIT_OK, UsageError, exit_code_for
 from modelwire.cli.run_view import RunView
+from modelwire.cli.terminal import RESET, write_control
 from modelwire.errors import ModelWireError
 
 if TYPE_CHECKING:
@@ -102,6 +103,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
             with suppress(ModelWireError):
                 record = app.runs.get(view.run_id)
         if record is not None:
+            if sys.stderr.isatty():
+                # Whatever the answer managed to set, the routing line is plain.
+                write_control(sys.stderr, RESET)
             err(fmt.routing_line(record))
         if cancelled:
             return EXIT_CANCELLED

@@ -6,6 +6,7 @@ import time
 from typing import Any, TextIO
 
 from modelwire.cli import format as fmt
+from modelwire.cli.terminal import write_control
 
 
 class RunView:
@@ -77,13 +78,14 @@ class RunView:
         waited = time.monotonic() - self.started_at
         route = f" {fmt.ARROW} {self.route} {fmt.DOT}" if self.route else ":"
         line = f"… {self.label}{route} {self.status} ({waited:.1f} s)"
-        self.err.write("\r\x1b[K" + line)
+        write_control(self.err, "\r\x1b[K")
+        self.err.write(line)
         self.err.flush()
         self.shown = True
 
     def clear(self) -> None:
         if self.live and self.shown:
-            self.err.write("\r\x1b[K")
+            write_control(self.err, "\r\x1b[K")
             self.err.flush()
             self.shown = False
 
