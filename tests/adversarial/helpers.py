@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -22,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from testkit.sidecar import RpcError, Sidecar, proc_children
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.conftest import require_peer
+
 DOC_TEXT = "def add(a, b):\n    return a + b\n"
 # Anything that is not loopback goes to a closed loopback port: a fuzzed or hostile
 # base URL can never make the sidecar talk to the network (it honours proxies for
@@ -160,18 +159,10 @@ def children_of(pid: int) -> list[int]:
     return proc_children(pid)
 
 
-def require(condition: bool, what: str) -> None:
-    """A missing real peer: skip on a developer's machine, fail in CI."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is missing (CI must provide it)")
-    pytest.skip(f"{what} is missing")
-
-
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Any:
-    """A tiny tmpfs at `path` (root only); skipped (or failed in CI) when mounting fails."""
+    """A tiny tmpfs at `path` (root only); skipped (or failed in CI) when mounting fails:
+    the test must be marked `real_peer("tmpfs")`."""
     path.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
@@ -179,7 +170,11 @@ def tmpfs(path: Path, size: str) -> Any:
         text=True,
         check=False,
     )
-    require(done.returncode == 0, f"a tmpfs mount (mount said: {done.stderr.strip()})")
+    require_peer(
+        done.returncode == 0,
+        "a tmpfs mount",
+        f"run the tests as root (mount said: {done.stderr.strip()})",
+    )
     try:
         yield path
     finally:

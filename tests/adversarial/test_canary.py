@@ -22,7 +22,8 @@ from testkit.doubles.ollama_double import OllamaDouble
 from testkit.doubles.openai_double import OpenAIDouble
 from testkit.sidecar import RpcError, Sidecar
 
-from tests.adversarial.helpers import SAFE_ENV, make_workspace, require, run_params
+from tests.adversarial.helpers import SAFE_ENV, make_workspace, run_params
+from tests.conftest import require_peer
 
 NOT_HEX_UPPER = "GHJKLMNPQRSTUVWXYZ"  # never in uuids, hex digests or ISO timestamps
 
@@ -65,6 +66,7 @@ async def _expect_error(s: Sidecar, method: str, params: dict[str, Any]) -> RpcE
     raise AssertionError(f"{method} succeeded: {result!r}")
 
 
+@pytest.mark.real_peer("keyring")
 async def test_the_key_never_leaves_the_keyring(tmp_path: Path) -> None:
     canary = _canary()
     ws = make_workspace(tmp_path)
@@ -84,8 +86,8 @@ async def test_the_key_never_leaves_the_keyring(tmp_path: Path) -> None:
         try:
             s.open_document(ws.doc_uri, "def f():\n    return 1\n")
             status = await s.call("modelwire/status", {})
-            require(
-                status["keyringSecure"], "an unlocked OS keyring (run under scripts/with-keyring)"
+            require_peer(
+                status["keyringSecure"], "an unlocked OS keyring", "run under scripts/with-keyring"
             )
             await _surface(s, ws, openai, ollama, canary)
             snapshots = _files(ws.home, tmpdir)  # the WAL exists only while the store is open

@@ -28,12 +28,12 @@ from tests.adversarial.helpers import (
     ollama_connection,
     poll,
     remount,
-    require,
     run_error,
     run_params,
     running,
     tmpfs,
 )
+from tests.conftest import require_peer
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -214,6 +214,7 @@ def _fill(directory: Path) -> Path:
     return filler
 
 
+@pytest.mark.real_peer("tmpfs")
 async def test_disk_full_fails_runs_with_storage_failed_and_recovers(
     tmp_path: Path, ollama: OllamaDouble
 ) -> None:
@@ -238,6 +239,7 @@ async def test_disk_full_fails_runs_with_storage_failed_and_recovers(
         assert not {"queued", "running"} & set(statuses.values())
 
 
+@pytest.mark.real_peer("tmpfs")
 async def test_read_only_home_at_start_degrades_with_a_warning(
     tmp_path: Path, ollama: OllamaDouble
 ) -> None:
@@ -258,6 +260,7 @@ async def test_read_only_home_at_start_degrades_with_a_warning(
         assert list((mount / "home").iterdir()) == []
 
 
+@pytest.mark.real_peer("tmpfs")
 async def test_existing_store_on_a_read_only_home_keeps_its_runs_readable(
     tmp_path: Path, ollama: OllamaDouble
 ) -> None:
@@ -340,8 +343,13 @@ async def test_insecure_keyring_backends_are_refused(ws: Workspace, backend: str
     assert status["keyringSecure"] is False
 
 
+@pytest.mark.real_peer("keyring")
 async def test_locked_keyring_means_keyring_unavailable(tmp_path: Path) -> None:
-    require(have("dbus-run-session") and have("gnome-keyring-daemon"), "gnome-keyring + D-Bus")
+    require_peer(
+        have("dbus-run-session") and have("gnome-keyring-daemon"),
+        "gnome-keyring + D-Bus",
+        "scripts/setup --all installs them",
+    )
     ws = make_workspace(tmp_path)
     kr = tmp_path / "kr"
     for sub in ("data", "runtime", "config"):

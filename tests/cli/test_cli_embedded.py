@@ -13,7 +13,7 @@ from modelwire.adapters.embedded import embedded_status
 from tests.cli.helpers import ROUTING_LINE, modelwire
 from tests.conftest import require_peer
 
-pytestmark = pytest.mark.real_peer("llamacpp")
+pytestmark = pytest.mark.real_peer("embedded")
 
 
 def test_explain_on_the_embedded_model_streams_a_real_answer(tmp_path: Path) -> None:

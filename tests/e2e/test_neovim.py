@@ -3,7 +3,7 @@
 The config under test is the lua block of docs/editors/neovim.md, extracted verbatim, so
 the page a Neovim user copies is the one that is proven to work. Neovim talks to the
 real sidecar (`python -m modelwire serve`), which talks to the Ollama test double.
-Outside CI a missing `nvim` skips; in CI (CI=true) it fails.
+A missing `nvim` skips on a developer machine and fails in CI (`require_peer`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import require_peer
 
 pytestmark = pytest.mark.real_peer("nvim")
 
@@ -31,10 +32,8 @@ SOURCE = "def add(a, b):\n    return a + b\n"
 
 def nvim_or_fail() -> str:
     nvim = shutil.which("nvim")
-    if nvim is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must test the Neovim client: install neovim (apt-get install neovim)")
-        pytest.skip("nvim is not installed")
+    require_peer(nvim is not None, "Neovim (nvim)", "apt-get install neovim (scripts/setup --all)")
+    assert nvim is not None
     return nvim
 
 

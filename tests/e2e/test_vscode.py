@@ -5,8 +5,8 @@ subprocess whose verdict becomes this test's.
 The e2e suite drives the extension installed from its .vsix through the command palette
 against the real sidecar, the Ollama double and llama.cpp's server; see
 tests/e2e/vscode/vscode.e2e.test.js for the stories and docs/editors/vscode.md for the
-page its screenshots illustrate. Outside CI a missing peer skips with the fix; in CI
-(CI=true) it fails.
+page its screenshots illustrate. A missing peer skips with the fix on a developer
+machine and fails in CI (`require_peer`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import IN_CI, require_peer
 
 pytestmark = pytest.mark.real_peer("vscode")
 
@@ -31,12 +32,11 @@ E2E_TIMEOUT_S = 480  # the suite bounds itself at 6 minutes; this is the backsto
 
 
 def missing_or_fail(missing: list[str]) -> None:
-    if not missing:
-        return
-    reason = "the VS Code tests need " + ", ".join(missing) + " (run scripts/setup-editor)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run them (scripts/setup --all installs everything)")
-    pytest.skip(reason)
+    require_peer(
+        not missing,
+        "the VS Code tests' peers (" + ", ".join(missing) + ")",
+        "run scripts/setup-editor (scripts/setup --all installs everything)",
+    )
 
 
 def node_or_fail() -> str:
@@ -73,7 +73,9 @@ def test_extension_unit_tests_pass() -> None:
     summary = node_test_summary(result.stdout)
     report = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0 and summary.get("fail") == 0, report
-    assert summary.get("pass", 0) >= 40, f"too few unit tests ran: {summary}"
+    # Every test that node found ran and passed (a file that fails to load counts as a
+    # failed test, so nothing can drop out silently).
+    assert summary.get("pass") == summary.get("tests", 0) > 0, f"{summary}\n{report}"
 
 
 def test_extension_works_end_to_end_in_code_server() -> None:
@@ -101,6 +103,7 @@ def test_extension_works_end_to_end_in_code_server() -> None:
         result = subprocess.run(
             command,
             cwd=REPO,
+            env={**os.environ, "CI": "true" if IN_CI else "false"},  # one definition of CI
             capture_output=True,
             text=True,
             timeout=E2E_TIMEOUT_S,
@@ -118,4 +121,4 @@ def test_extension_works_end_to_end_in_code_server() -> None:
     )
     assert result.returncode == 0, report
     assert summary.get("fail") == 0 and summary.get("skipped") == 0, report
-    assert summary.get("pass", 0) >= 14, report
+    assert summary.get("pass") == summary.get("tests", 0) > 0, report

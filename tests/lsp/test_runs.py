@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -170,15 +169,15 @@ async def test_cancel_mid_stream_ends_the_run_quickly_and_closes_the_backend_str
         )
         pending = asyncio.ensure_future(raw)
         delta = await s.wait_event(lambda e: e["kind"] == "delta")
-        t0 = time.perf_counter()
         if how == "cancelRun":
             answer = await s.call("modelwire/cancelRun", {"runId": delta["runId"]})
             assert answer["cancelled"] is True
         else:  # what VS Code sends when its CancellationToken fires
             s.client.protocol.notify("$/cancelRequest", lsp.CancelParams(id=f"run-{how}"))
-        await s.wait_event(lambda e: e["kind"] == "end" and e["runId"] == delta["runId"])
-        elapsed = time.perf_counter() - t0
-        assert elapsed < 0.2, f"cancel took {elapsed * 1000:.0f} ms"
+        # The backend stalls after 3 chunks, so only the cancel can end this run; how fast
+        # it does is a figure in bench/ (cancel), not a wall-clock bound here.
+        end = await s.wait_event(lambda e: e["kind"] == "end" and e["runId"] == delta["runId"])
+        assert end["status"] == "cancelled"
         with pytest.raises(Exception) as info:
             await pending
         assert getattr(info.value, "code", None) == -32800
@@ -189,6 +188,9 @@ async def test_cancel_mid_stream_ends_the_run_quickly_and_closes_the_backend_str
         assert record["status"] == "cancelled"
         assert record["errorCode"] == "GENERATION_ABORTED"
         assert record["output"]  # what streamed before the cancel is kept
+        kinds = [e["kind"] for e in s.run_events(delta["runId"])]
+        assert kinds[-2:] == ["error", "end"], kinds  # the error, the end, then nothing
+        assert "delta" not in kinds[kinds.index("error") :], kinds
         ollama_double.behave(stall_after=None)
         again = await start(s, uri)
         assert again["status"] == "succeeded"

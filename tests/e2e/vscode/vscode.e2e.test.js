@@ -21,7 +21,8 @@ const { test, before, after } = require('node:test');
 const H = require('./harness');
 
 const SUITE_LIMIT_MS = Number(process.env.MODELWIRE_E2E_LIMIT_MS || 6 * 60 * 1000);
-const CI = process.env.CI === 'true';
+// The same rule as tests/conftest.py (IN_CI), which also hands its verdict down in CI.
+const CI = (process.env.CI || '').trim().toLowerCase() === 'true';
 // The key typed into the password box: unique, so a grep finds any copy of it.
 const API_KEY = `mw-e2e-${Math.random().toString(36).slice(2, 10)}-${Date.now().toString(36)}`;
 const OLLAMA_REPLY = 'The add function returns the sum of its two arguments a and b.';
