@@ -257,7 +257,10 @@ async def routing_llamacpp(samples: int = 8) -> dict[str, Any]:
         "medianMs": {k: rounded(v) for k, v in med.items()},
         "overheadMs": rounded(med["sidecar"] - med["directHttpx"]),
         "note": "same messages on both paths; the model's time dominates, so this pair "
-        "shows scale, not the plumbing's cost",
+        "shows scale more than the plumbing's cost",
+        "target": "overhead <= +5 ms median (the model's own variance is larger than the "
+        "+2 ms asked of the double)",
+        "pass": med["sidecar"] - med["directHttpx"] <= 5.0,
     }
 
 
