@@ -238,6 +238,9 @@ class SecretResult(WireModel):
 
 class TestConnectionParams(Params):
     connection_id: str = Field(min_length=1, max_length=64)
+    # False: never prompt for consent (status bars); CONSENT_REQUIRED instead.
+    interactive: bool = True
+    scope_uri: str | None = Field(default=None, max_length=8192)
 
 
 class HealthResult(WireModel):
@@ -253,6 +256,8 @@ class HealthResult(WireModel):
 class ListModelsParams(Params):
     connection_id: str = Field(min_length=1, max_length=64)
     refresh: bool = False
+    interactive: bool = True
+    scope_uri: str | None = Field(default=None, max_length=8192)
 
 
 class ModelEntry(WireModel):
@@ -278,6 +283,7 @@ class PullModelParams(Params):
     connection_id: str = Field(min_length=1, max_length=64)
     model: str = Field(min_length=1, max_length=256)
     work_done_token: ProgressToken | None = None
+    scope_uri: str | None = Field(default=None, max_length=8192)
 
 
 class PullModelResult(WireModel):

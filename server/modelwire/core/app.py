@@ -15,11 +15,12 @@ from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.runs import RunService
-from modelwire.core.secrets import Requester, SecretStore
+from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
 from modelwire.core.settings import Settings
 from modelwire.core.store import Store, default_home
 from modelwire.errors import RETRYABLE_CODES, ErrorCode, ModelWireError
 from modelwire.protocol import (
+    Connection,
     HealthResult,
     ListModelsResult,
     ModelEntry,
@@ -112,10 +113,33 @@ class ModelWire:
 
     # --- connection health and models ---------------------------------------------------
 
+    async def _consent(
+        self,
+        conn: Connection,
+        requester: Requester | None,
+        use: str,
+        prompt: ConsentPrompt | None,
+        interactive: bool,
+    ) -> None:
+        """The same rule as runs: no stored key leaves without this workspace's consent."""
+        try:
+            await self.runs.consent_gate.require(
+                conn, requester, prompt, None, use=use, interactive=interactive
+            )
+        except ModelWireError as exc:
+            raise exc.with_context(connection_id=conn.id, provider_id=conn.provider_id) from None
+
     async def test_connection(
-        self, connection_id: str, settings: Settings, requester: Requester | None = None
+        self,
+        connection_id: str,
+        settings: Settings,
+        requester: Requester | None = None,
+        *,
+        consent: ConsentPrompt | None = None,
+        interactive: bool = True,
     ) -> HealthResult:
         conn = self.connections.get(connection_id)
+        await self._consent(conn, requester, "testConnection", consent, interactive)
         with access_context(None, requester, "testConnection"):
             health = await self.backends.health(conn, settings)
         error = None
@@ -144,8 +168,13 @@ class ModelWire:
         settings: Settings,
         refresh: bool,
         requester: Requester | None = None,
+        *,
+        consent: ConsentPrompt | None = None,
+        interactive: bool = True,
     ) -> ListModelsResult:
         conn = self.connections.get(connection_id)
+        if refresh or not self.backends.has_models(conn.id):  # a cached list sends nothing
+            await self._consent(conn, requester, "listModels", consent, interactive)
         try:
             with access_context(None, requester, "listModels"):
                 models, fetched_at, cached = await self.backends.list_models(
@@ -171,7 +200,14 @@ class ModelWire:
         )
 
     async def pull_model(
-        self, connection_id: str, model: str, settings: Settings, on_progress: PullCallback
+        self,
+        connection_id: str,
+        model: str,
+        settings: Settings,
+        on_progress: PullCallback,
+        requester: Requester | None = None,
+        *,
+        consent: ConsentPrompt | None = None,
     ) -> PullModelResult:
         conn = self.connections.get(connection_id)
         provider = self.providers.get(conn.provider_id)
@@ -184,6 +220,7 @@ class ModelWire:
                 connection_id=conn.id,
                 provider_id=provider.id,
             )
+        await self._consent(conn, requester, "pullModel", consent, True)
         last = "success"
         try:
             async with self.backends.lease(conn, settings) as adapter:

@@ -90,6 +90,10 @@ class BackendPool:
         if slot is not None:
             self._retire(slot)
 
+    def has_models(self, connection_id: str) -> bool:
+        """Whether a model list is cached (listing it again sends nothing)."""
+        return connection_id in self._models
+
     def forget_models(self, connection_id: str) -> None:
         self._models.pop(connection_id, None)
 

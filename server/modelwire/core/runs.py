@@ -126,7 +126,7 @@ class RunService:
         processes: ProcessTable,
     ) -> None:
         self._records = RunRecords(store, processes)
-        self._consent_gate = ConsentGate(providers, secrets)
+        self.consent_gate = ConsentGate(providers, secrets)
         self._providers = providers
         self._connections = connections
         self._agents = agents
@@ -400,4 +400,4 @@ class RunService:
     async def _consent(self, connection_id: str, ctx: RunContext, run_id: str) -> None:
         """Ask once per (workspace, connection) before a run may use a stored key."""
         conn = self._connections.get(connection_id)
-        await self._consent_gate.require(conn, ctx.requester, ctx.consent, run_id)
+        await self.consent_gate.require(conn, ctx.requester, ctx.consent, run_id)

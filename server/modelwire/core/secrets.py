@@ -186,8 +186,10 @@ class SecretStore:
         decision: str,
         requester: Requester | None,
         run_id: str | None = None,
+        use: str | None = None,
     ) -> None:
-        """Append one line to the audit log. Never contains a secret (only ids)."""
+        """Append one line to the audit log. Never contains a secret (only ids).
+        `use`: for a consent decision, what the key was wanted for."""
         entry = {
             "time": now_iso(),
             "runId": run_id,
@@ -198,6 +200,8 @@ class SecretStore:
             "purpose": purpose,
             "decision": decision,
         }
+        if use is not None:
+            entry["use"] = use
         line = redact(json.dumps(entry, separators=(",", ":"))) + "\n"
         with self._audit_lock:
             try:

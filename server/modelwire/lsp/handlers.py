@@ -162,14 +162,25 @@ async def delete_secret(ls: ModelWireServer, params: p.DeleteSecretParams) -> p.
 @method(p.TEST_CONNECTION, p.TestConnectionParams)
 async def test_connection(ls: ModelWireServer, params: p.TestConnectionParams) -> p.HealthResult:
     settings = await ls.editor.settings_for(None)
-    return await ls.core.test_connection(params.connection_id, settings, ls.editor.requester(None))
+    return await ls.core.test_connection(
+        params.connection_id,
+        settings,
+        ls.editor.requester(ls.editor.folder_for(params.scope_uri)),
+        consent=ls.editor.consent,
+        interactive=params.interactive,
+    )
 
 
 @method(p.LIST_MODELS, p.ListModelsParams)
 async def list_models(ls: ModelWireServer, params: p.ListModelsParams) -> p.ListModelsResult:
     settings = await ls.editor.settings_for(None)
     return await ls.core.list_models(
-        params.connection_id, settings, params.refresh, ls.editor.requester(None)
+        params.connection_id,
+        settings,
+        params.refresh,
+        ls.editor.requester(ls.editor.folder_for(params.scope_uri)),
+        consent=ls.editor.consent,
+        interactive=params.interactive,
     )
 
 
@@ -193,7 +204,14 @@ async def pull_model(ls: ModelWireServer, params: p.PullModelParams) -> p.PullMo
         progress.report(token, lsp.WorkDoneProgressReport(message=status, percentage=pct))
 
     try:
-        result = await ls.core.pull_model(params.connection_id, params.model, settings, on_progress)
+        result = await ls.core.pull_model(
+            params.connection_id,
+            params.model,
+            settings,
+            on_progress,
+            ls.editor.requester(ls.editor.folder_for(params.scope_uri)),
+            consent=ls.editor.consent,
+        )
     finally:
         if token is not None:
             progress.end(token, lsp.WorkDoneProgressEnd(message="done"))
