@@ -1,7 +1,8 @@
 """Text the CLI shows: tables, the routing line, durations, sizes, the pull bar.
 
 Pure functions from core records to strings; the command modules decide where they go.
-The routing line is the same one the VS Code output channel prints (DESIGN.md §8).
+The routing line carries the same facts as the VS Code output channel's line, in the
+CLI's own layout; docs/cli.md lists exactly how the two differ.
 """
 
 from __future__ import annotations
