@@ -270,6 +270,8 @@ export interface RunRecord {
   errorCode?: string;
   errorMessage?: string;
   output: string;
+  /** Only in a startRun result whose output is over 64 KiB: the text came as deltas. */
+  outputOmitted?: boolean;
   diagnosticsCount?: number;
 }
 
@@ -369,6 +371,7 @@ export const ErrorCode = {
   DOCUMENT_OUTSIDE_WORKSPACE: 'DOCUMENT_OUTSIDE_WORKSPACE',
   GENERATION_FAILED: 'GENERATION_FAILED',
   GENERATION_ABORTED: 'GENERATION_ABORTED',
+  OUTPUT_TOO_LARGE: 'OUTPUT_TOO_LARGE',
   PULL_FAILED: 'PULL_FAILED',
   STORAGE_FAILED: 'STORAGE_FAILED',
   EMBEDDED_UNAVAILABLE: 'EMBEDDED_UNAVAILABLE',

@@ -375,6 +375,8 @@ class RunRecord(WireModel):
     error_code: str | None = None
     error_message: str | None = None
     output: str = ""
+    # startRun leaves out an output over 64 KiB (it already went out as deltas).
+    output_omitted: bool | None = None
     diagnostics_count: int | None = None
 
 

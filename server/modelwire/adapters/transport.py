@@ -36,6 +36,10 @@ RETRY_AFTER_CAP_S = 30.0
 DEFAULT_RETRY_DELAY_S = 0.5
 # Error bodies are small JSON documents; never buffer a misbehaving server's megabytes.
 MAX_ERROR_BODY = 64 * 1024
+# The longest line (NDJSON object / SSE field) a stream may send. A server that sends no
+# newline at all grew the sidecar to 3.6 GB; a real chunk is a few hundred bytes, and a
+# whole answer is capped by modelwire.limits.outputMaxKiB anyway.
+MAX_LINE_CHARS = 16 * 1024 * 1024
 # After the final line (done / [DONE]) the chunked terminator normally arrives in the
 # same packet; reading it returns the connection to the pool instead of closing it.
 DRAIN_BOUND_S = 0.25
@@ -201,15 +205,40 @@ class StatusVerdict:
     retry_after_s: float | None = None
 
 
+class _Reads:
+    """Counts network reads of a body, for the idle watchdog: bytes arriving mid-line
+    are activity too (a counter, not a clock call, keeps a read's cost at one add)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self) -> None:
+        self.count += 1
+
+
 @dataclass(slots=True)
 class _Opened:
     response: httpx.Response
     batches: AsyncGenerator[list[str], None] | None
     first: list[str] | None
     error_body: bytes | None
+    reads: _Reads | None = None
 
 
-async def line_batches(response: httpx.Response) -> AsyncGenerator[list[str], None]:
+def line_too_long(limit: int) -> ModelWireError:
+    return ModelWireError(
+        ErrorCode.OUTPUT_TOO_LARGE,
+        f"The server sent more than {limit // (1024 * 1024)} MiB without a newline, so it "
+        "is not streaming lines; the answer was stopped.",
+        "Check that the base URL points at the right kind of server (Ollama or OpenAI-compatible).",
+    )
+
+
+async def line_batches(
+    response: httpx.Response, on_read: Callable[[], None] | None = None
+) -> AsyncGenerator[list[str], None]:
     """The non-empty lines of a body, one batch per network read.
 
     Not `aiter_lines()`: httpx splits on every `str.splitlines` boundary, so a raw
@@ -219,17 +248,28 @@ async def line_batches(response: httpx.Response) -> AsyncGenerator[list[str], No
     line.
     """
     partial: list[str] = []
+    partial_size = 0
+    limit = MAX_LINE_CHARS
     async for text in response.aiter_text():
+        if on_read is not None:
+            on_read()  # bytes arrived: the stream is not idle, even mid-line
         if "\n" not in text:
             partial.append(text)
+            partial_size += len(text)
+            if partial_size > limit:
+                raise line_too_long(limit)
             continue
         if partial:
             partial.append(text)
             text = "".join(partial)
             partial.clear()
+            partial_size = 0
         *complete, rest = text.split("\n")
         if rest:
             partial.append(rest)
+            partial_size = len(rest)
+            if partial_size > limit:
+                raise line_too_long(limit)
         batch = [line.removesuffix("\r") for line in complete if line and line != "\r"]
         if batch:
             yield batch
@@ -258,12 +298,13 @@ async def _open(client: httpx.AsyncClient, request: httpx.Request) -> _Opened:
             body = await read_limited(response)
             await response.aclose()
             return _Opened(response, None, None, body)
-        batches = line_batches(response)
+        reads = _Reads()
+        batches = line_batches(response, reads.add)
         first: list[str] | None = None
         async for batch in batches:
             first = batch
             break
-        return _Opened(response, batches, first, None)
+        return _Opened(response, batches, first, None, reads)
     except BaseException:
         await response.aclose()
         raise
@@ -393,7 +434,7 @@ async def stream_lines(
         await asyncio.sleep(delay)
 
     response, batches = opened.response, opened.batches
-    watchdog = _Watchdog(loop, timeouts.idle, total_deadline)
+    watchdog = _Watchdog(loop, timeouts.idle, total_deadline, opened.reads)
     try:
         if batches is None or opened.first is None:
             return  # an empty body: the adapter decides what a missing end means
@@ -434,10 +475,28 @@ class _Watchdog:
     while the consumer is busy with a yielded line), and reports which deadline fired.
     """
 
-    __slots__ = ("_handle", "_idle", "_loop", "_read_started", "_task", "_total", "fired")
+    __slots__ = (
+        "_handle",
+        "_idle",
+        "_loop",
+        "_read_started",
+        "_reads",
+        "_seen_reads",
+        "_task",
+        "_total",
+        "fired",
+    )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, idle: float, total_deadline: float):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        idle: float,
+        total_deadline: float,
+        reads: _Reads | None = None,
+    ):
         self._loop = loop
+        self._reads = reads
+        self._seen_reads = reads.count if reads is not None else 0
         self._idle = idle
         self._total = total_deadline
         self._read_started: float | None = None
@@ -461,6 +520,10 @@ class _Watchdog:
             # The consumer is busy with a line; look again one idle period from now.
             self._handle = self._loop.call_at(min(now + self._idle, self._total), self._check)
             return
+        if self._reads is not None and self._reads.count != self._seen_reads:
+            # Bytes came in since the last look (a long line still arriving): not idle.
+            self._seen_reads = self._reads.count
+            self._read_started = now
         idle_deadline = self._read_started + self._idle
         deadline = min(idle_deadline, self._total)
         if now < deadline:

@@ -2,6 +2,10 @@
 
 The first delta goes out at once (no visible latency); later ones within
 COALESCE_SECONDS are merged so a fast model does not flood the editor.
+
+The output is kept as one string per *sent* event, not per source delta (a flood of
+4-character chunks kept 100k tiny strings), is capped at `max_chars` (OUTPUT_TOO_LARGE),
+and hands the store only what is new since the last checkpoint (`unsaved`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from modelwire.errors import ErrorCode, ModelWireError
 
 COALESCE_SECONDS = 0.008
 COALESCE_MAX_CHARS = 8192
@@ -26,7 +32,10 @@ class RunProgress:
     run_id: str
     emit: EventSink
     client_run_id: str | None = None
+    max_chars: int = 4096 * 1024
     seq: int = 0
+    size: int = 0
+    saved_chunks: int = 0
     output: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     pending_chars: int = 0
@@ -42,7 +51,9 @@ class RunProgress:
         self.emit(event)
 
     def delta(self, text: str) -> None:
-        self.output.append(text)
+        if self.size + len(text) > self.max_chars:
+            self._over_limit(text)
+        self.size += len(text)
         self.pending.append(text)
         self.pending_chars += len(text)
         self.deltas += 1
@@ -63,8 +74,31 @@ class RunProgress:
         self.pending.clear()
         self.pending_chars = 0
         self.last_flush = time.perf_counter()
+        self.output.append(text)
         self.send("delta", text=text)
+
+    def _over_limit(self, text: str) -> None:
+        room = self.max_chars - self.size
+        if room > 0:
+            self.size += room
+            self.pending.append(text[:room])
+        raise ModelWireError(
+            ErrorCode.OUTPUT_TOO_LARGE,
+            f"The answer passed the output limit of {self.max_chars // 1024} KiB; the run "
+            "was stopped and the text up to the limit kept.",
+            "Ask for a shorter answer (a selection, a smaller agent), or raise "
+            "modelwire.limits.outputMaxKiB.",
+        )
+
+    def unsaved(self) -> str:
+        """The output received since the last call: what a checkpoint appends. What
+        waits to be coalesced is sent first, so store and editor hold the same text."""
+        self.flush()
+        new = self.output[self.saved_chunks :]
+        self.saved_chunks = len(self.output)
+        return "".join(new)
 
     @property
     def text(self) -> str:
-        return "".join(self.output)
+        """Everything received so far (sent events plus what waits to be sent)."""
+        return "".join(self.output) + "".join(self.pending)

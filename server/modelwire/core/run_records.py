@@ -13,6 +13,18 @@ from modelwire.protocol import Routing, RunRecord, RunUsage, Timings
 log = logging.getLogger(__name__)
 
 
+# The startRun result repeats the output only up to this size: the client already has
+# the text from the delta events, and getRun returns it whole (docs/protocol.md).
+RESULT_OUTPUT_MAX = 64 * 1024
+
+
+def result_for_client(record: RunRecord) -> RunRecord:
+    """The record as the startRun result: a large output is left out, not sent twice."""
+    if len(record.output) <= RESULT_OUTPUT_MAX:
+        return record
+    return record.model_copy(update={"output": "", "output_omitted": True})
+
+
 def run_not_found(run_id: str) -> ModelWireError:
     return ModelWireError(
         ErrorCode.RUN_NOT_FOUND,
@@ -97,9 +109,15 @@ class RunRecords:
             ),
         )
 
-    def checkpoint(self, run_id: str, output: str) -> None:
+    def checkpoint(self, run_id: str, new_output: str) -> None:
+        """Append what arrived since the last checkpoint: rewriting the whole output
+        every second grew the store to 118 MB in a minute under a flood."""
+        if not new_output:
+            return
         try:
-            self._store.execute("UPDATE runs SET output=? WHERE run_id=?", (output, run_id))
+            self._store.execute(
+                "UPDATE runs SET output = output || ? WHERE run_id = ?", (new_output, run_id)
+            )
         except ModelWireError as exc:
             log.warning("run %s: output checkpoint failed: %s", run_id, exc.message)
 

@@ -220,7 +220,9 @@ class RunService:
             status="queued",
             timings=Timings(queued_at=now_iso()),
         )
-        progress = RunProgress(run_id, ctx.emit, req.client_run_id)
+        progress = RunProgress(
+            run_id, ctx.emit, req.client_run_id, ctx.settings.limits.output_max_chars
+        )
         active = _Active(run_id, None, asyncio.current_task())
         self._active[run_id] = active
         lane: Lane | None = None
@@ -358,7 +360,7 @@ class RunService:
                         progress.delta(item.text)
                         if now - last_checkpoint >= CHECKPOINT_SECONDS:
                             last_checkpoint = now
-                            self._records.checkpoint(record.run_id, progress.text)
+                            self._records.checkpoint(record.run_id, progress.unsaved())
                     elif isinstance(item, Finish):
                         record.finish_reason = item.finish_reason
                         record.usage = RunUsage(

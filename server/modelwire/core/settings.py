@@ -22,10 +22,17 @@ class Limits:
     max_concurrent_other: int = 4
     queue_size: int = 8
     prompt_max_kib: int = 256
+    # A run's whole answer; beyond it the run fails with OUTPUT_TOO_LARGE (a runaway or
+    # hostile server must not fill memory and the store). Counted in characters.
+    output_max_kib: int = 4096
 
     @property
     def prompt_max_bytes(self) -> int:
         return self.prompt_max_kib * 1024
+
+    @property
+    def output_max_chars(self) -> int:
+        return self.output_max_kib * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
         ),
         queue_size=_int(raw, "limits.queueSize", lim.queue_size, 0, 1000, warnings),
         prompt_max_kib=_int(raw, "limits.promptMaxKiB", lim.prompt_max_kib, 1, 65536, warnings),
+        output_max_kib=_int(raw, "limits.outputMaxKiB", lim.output_max_kib, 16, 262144, warnings),
     )
     return (
         Settings(

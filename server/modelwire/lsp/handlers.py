@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
 
 from modelwire import protocol as p
+from modelwire.core.run_records import result_for_client
 from modelwire.core.runs import RunContext, RunRequest
 from modelwire.errors import ErrorCode, ModelWireError, invalid_params
 from modelwire.lsp.editor import RunEventBridge
@@ -266,7 +267,7 @@ async def start_run(ls: ModelWireServer, params: p.StartRunParams) -> p.RunRecor
 
     ctx.emit = remember_token
     try:
-        return await ls.core.runs.start(
+        record = await ls.core.runs.start(
             RunRequest(
                 agent_id=params.agent_id,
                 uri=uri,
@@ -277,6 +278,7 @@ async def start_run(ls: ModelWireServer, params: p.StartRunParams) -> p.RunRecor
             ),
             ctx,
         )
+        return result_for_client(record)
     finally:
         if token is not None:
             ls.run_tokens.pop(token, None)
