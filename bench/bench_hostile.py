@@ -13,10 +13,10 @@ harness on the same machine, one after the other. Figures:
   the OpenAI adapter's error-body reader; one sample each (the quadratic pattern took
   ~30 s per shape, so the old code is timed on the word run only).
 - **no-newline flood**: an Ollama-shaped server answers `/api/chat` with 64 KB chunks
-  and never a newline, as fast as it can, up to 400 MB or 8 s. Peak RSS (VmHWM) of the
+  and never a newline, as fast as it can, up to 400 MB or `--seconds` (8 s). Peak RSS (VmHWM) of the
   sidecar, MB sent, and how the run ended.
 - **tiny-chunk flood**: one NDJSON line with a 4-character delta per HTTP chunk, for
-  8 s. Peak RSS, the store's size (db + WAL), characters delivered.
+  `--seconds`. Peak RSS, the store's size (db + WAL), characters delivered.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ class HostileOllama:
 
     def __init__(self) -> None:
         self.mode = "no-newline"
+        self.seconds = FLOOD_SECONDS
         self.sent = 0
         self.stop = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -110,9 +111,7 @@ class HostileOllama:
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, sock=self._sock)
-        )
+        server = self._loop.run_until_complete(asyncio.start_server(self._handle, sock=self._sock))
         with contextlib.suppress(RuntimeError):
             self._loop.run_forever()
         server.close()
@@ -128,7 +127,7 @@ class HostileOllama:
                         length = int(line.split(b":", 1)[1])
                 if length:
                     await reader.readexactly(length)
-                method, path, _ = request_line.split(" ", 2)
+                _method, path, _ = request_line.split(" ", 2)
                 if path == "/api/chat":
                     await self._flood(writer)
                     return
@@ -158,7 +157,7 @@ class HostileOllama:
         chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
         batch = chunk * (1 if self.mode == "no-newline" else 64)
         per_batch = len(piece) * (1 if self.mode == "no-newline" else 64)
-        deadline = time.monotonic() + FLOOD_SECONDS
+        deadline = time.monotonic() + self.seconds
         while not self.stop.is_set() and time.monotonic() < deadline:
             if self.sent >= FLOOD_MAX_BYTES:
                 break
@@ -166,8 +165,7 @@ class HostileOllama:
             await writer.drain()
             self.sent += per_batch
         # Then hold the connection open without a final line, like a stuck server.
-        while not self.stop.is_set():
-            await asyncio.sleep(0.1)
+        await asyncio.to_thread(self.stop.wait)
 
     def close(self) -> None:
         self.stop.set()
@@ -183,9 +181,10 @@ def _vm(pid: int, key: str) -> float:
     return 0.0
 
 
-async def flood(mode: str, code: Path | None) -> dict[str, Any]:
+async def flood(mode: str, code: Path | None, seconds: float) -> dict[str, Any]:
     server = HostileOllama()
     server.mode = mode
+    server.seconds = seconds
     with tempfile.TemporaryDirectory(prefix="mw-bench-hostile-") as tmp:
         root = Path(tmp)
         folder = root / "ws"
@@ -218,7 +217,7 @@ async def flood(mode: str, code: Path | None) -> dict[str, Any]:
             )  # fmt: skip
             started = time.monotonic()
             ended = "still running after the flood (cancelled)"
-            while time.monotonic() - started < FLOOD_SECONDS + 2:
+            while time.monotonic() - started < seconds + 2:
                 if run.done():
                     break
                 await asyncio.sleep(0.1)
@@ -254,19 +253,19 @@ async def flood(mode: str, code: Path | None) -> dict[str, Any]:
             await s.kill()
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    code = Path(args.code).resolve() if args.code else None
+async def main_async(args: argparse.Namespace, code: Path | None) -> dict[str, Any]:
     loadavg = os.getloadavg()
     shapes = ["a word run"] if args.code else []
     out: dict[str, Any] = {
         "code": str(code) if code else "this checkout",
+        "floodSeconds": args.seconds,
         "loadavgBefore": [round(x, 2) for x in loadavg],
     }
     if "text" in args.only:
         out["text64KB"] = text_timing(code, shapes)
     for mode in ("no-newline", "tiny-chunks"):
         if mode in args.only:
-            out[mode] = await flood(mode, code)
+            out[mode] = await flood(mode, code, args.seconds)
     out["loadavgAfter"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
@@ -277,9 +276,11 @@ def main() -> None:
     parser.add_argument(
         "--only", default="text,no-newline,tiny-chunks", type=lambda v: v.split(",")
     )
+    parser.add_argument("--seconds", type=float, default=FLOOD_SECONDS, help="flood length")
     parser.add_argument("--save", action="store_true", help=f"append to {RESULTS}")
     args = parser.parse_args()
-    result = asyncio.run(main_async(args))
+    code = Path(args.code).resolve() if args.code else None
+    result = asyncio.run(main_async(args, code))
     print(json.dumps(result, indent=2))
     if args.save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

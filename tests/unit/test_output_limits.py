@@ -96,8 +96,8 @@ async def test_checkpoints_append_only_what_is_new(tmp_path: Path) -> None:
         progress.flush()
         records.checkpoint("r1", progress.unsaved())
     assert progress.unsaved() == ""
-    (row,) = store.query("SELECT output FROM runs WHERE run_id='r1'")
-    assert row["output"] == "alpha beta gamma"
+    parts = store.query("SELECT text FROM run_output_parts WHERE run_id='r1' ORDER BY part")
+    assert [p["text"] for p in parts] == ["alpha ", "beta ", "gamma"]  # never a rewrite
     store.close()
 
 

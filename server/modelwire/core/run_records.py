@@ -108,15 +108,18 @@ class RunRecords:
                 self._processes.id,
             ),
         )
+        if record.status not in _UNFINISHED:
+            # The record now holds the whole output: the checkpoint parts are spent.
+            self._store.execute("DELETE FROM run_output_parts WHERE run_id = ?", (record.run_id,))
 
     def checkpoint(self, run_id: str, new_output: str) -> None:
-        """Append what arrived since the last checkpoint: rewriting the whole output
-        every second grew the store to 118 MB in a minute under a flood."""
+        """Append what arrived since the last checkpoint, as a new part: rewriting the
+        whole output every second grew the store to 118 MB in a minute under a flood."""
         if not new_output:
             return
         try:
             self._store.execute(
-                "UPDATE runs SET output = output || ? WHERE run_id = ?", (new_output, run_id)
+                "INSERT INTO run_output_parts(run_id, text) VALUES (?, ?)", (run_id, new_output)
             )
         except ModelWireError as exc:
             log.warning("run %s: output checkpoint failed: %s", run_id, exc.message)
@@ -124,11 +127,21 @@ class RunRecords:
     def exists(self, run_id: str) -> bool:
         return bool(self._store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
 
+    def _with_parts(self, record: RunRecord) -> RunRecord:
+        """An unfinished or interrupted run's output is its checkpointed parts."""
+        if record.status in ("queued", "running", "interrupted") and not record.output:
+            parts = self._store.query(
+                "SELECT text FROM run_output_parts WHERE run_id = ? ORDER BY part",
+                (record.run_id,),
+            )
+            record.output = "".join(p["text"] for p in parts)
+        return record
+
     def get(self, run_id: str) -> RunRecord:
         rows = self._store.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise run_not_found(run_id)
-        return record_from_row(self._fresh(rows)[0], include_output=True)
+        return self._with_parts(record_from_row(self._fresh(rows)[0], include_output=True))
 
     def list(
         self, limit: int, uri: str | None = None, include_output: bool = False
@@ -139,7 +152,8 @@ class RunRecords:
             )
         else:
             rows = self._store.query("SELECT * FROM runs ORDER BY seq DESC LIMIT ?", (limit,))
-        return [record_from_row(r, include_output) for r in self._fresh(rows)]
+        records = [record_from_row(r, include_output) for r in self._fresh(rows)]
+        return [self._with_parts(r) for r in records] if include_output else records
 
 
 def record_from_row(row: Any, include_output: bool) -> RunRecord:

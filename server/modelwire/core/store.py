@@ -98,6 +98,17 @@ _MIGRATIONS: Sequence[str] = (
     );
     INSERT INTO changes(topic, generation) VALUES ('connections', 0);
     """,
+    # 2 -> 3: a streaming run's output checkpoints are appended as parts (SQLite
+    # rewrites a whole value on `output || ?`, so the WAL grew by the whole output per
+    # checkpoint); the finished record gets the whole output once and the parts go.
+    """
+    CREATE TABLE run_output_parts (
+        part INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX run_output_parts_run ON run_output_parts(run_id, part);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
