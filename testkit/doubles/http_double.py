@@ -8,7 +8,8 @@ for a client disconnect, and records what it received so tests can assert on it.
 
 Scripting: `double.behave(...)` changes the `Behaviour` knobs for the following
 requests; `double.fail_next(status, body, ...)` queues one-shot canned answers;
-`POST /__control` does both over HTTP (`{"behave": {...}, "failNext": [...],
+`double.script_tools(ToolTurn(...))` scripts tool-call turns; `POST /__control` does
+all three over HTTP (`{"behave": {...}, "failNext": [...], "toolTurns": [...],
 "reset": true}`) and `GET /__requests` returns the record.
 """
 
@@ -32,6 +33,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
+
+from testkit.doubles.tool_script import ToolScript, ToolTurn
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -314,6 +317,7 @@ class HttpDouble:
         self.behaviour = Behaviour()
         self.requests: list[RecordedRequest] = []
         self._canned: deque[CannedReply] = deque()
+        self.tool_script = ToolScript()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -403,10 +407,16 @@ class HttpDouble:
         for _ in range(times):
             self._canned.append(CannedReply(status, body, dict(headers or {}), path))
 
+    def script_tools(self, *turns: ToolTurn, repeat: bool = False) -> None:
+        """Answer the next chat requests that offer `tools` with these turns, in order
+        (see tests/doubles/tool_script.py); `repeat` keeps the last one forever."""
+        self.tool_script.set(list(turns), repeat)
+
     def reset(self) -> None:
         self.behaviour = Behaviour()
         self._canned.clear()
         self.requests.clear()
+        self.tool_script.clear()
 
     def wait_for_requests(self, count: int = 1, timeout: float = 5.0) -> RecordedRequest:
         """Block until `count` requests arrived; returns the latest."""
@@ -496,6 +506,9 @@ class HttpDouble:
             await exchange.send(400, {"error": f"unknown behaviour {sorted(unknown)}"})
             return
         self.behave(**changes)
+        if "toolTurns" in doc:
+            turns = [ToolTurn.from_dict(t) for t in doc.get("toolTurns") or []]
+            self.script_tools(*turns, repeat=bool(doc.get("repeatToolTurns")))
         for item in doc.get("failNext") or []:
             self.fail_next(
                 int(item["status"]),

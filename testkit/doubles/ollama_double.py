@@ -29,6 +29,7 @@ from testkit.doubles.http_double import (
     run_standalone,
     standalone_parser,
 )
+from testkit.doubles.tool_script import ToolTurn, ollama_tool_lines
 
 OLLAMA_BUSY = {"error": "server busy, please try again.  maximum pending requests exceeded"}
 PULL_UNKNOWN_ERROR = "pull model manifest: file does not exist"
@@ -86,6 +87,7 @@ class OllamaDouble(HttpDouble):
         *,
         library: Iterable[str] = DEFAULT_LIBRARY,
         legacy_not_found: bool = False,
+        no_tools: Iterable[str] = (),
         version: str = "0.12.3",
         host: str = "127.0.0.1",
         port: int = 0,
@@ -94,6 +96,8 @@ class OllamaDouble(HttpDouble):
         self.models = [full_name(m) for m in models]
         self.library = {full_name(m) for m in library}
         self.legacy_not_found = legacy_not_found
+        # Models without the tools capability (gemma3, older phi): 400 before streaming.
+        self.no_tools = {full_name(m) for m in no_tools}
         self.version = version
 
     def not_found_error(self, model: str) -> dict[str, str]:
@@ -151,6 +155,16 @@ class OllamaDouble(HttpDouble):
         if full_name(model) not in self.models:
             await exchange.send(404, self.not_found_error(model))
             return
+        if doc.get("tools"):
+            if full_name(model) in self.no_tools:
+                tag = full_name(model)
+                error = f"registry.ollama.ai/library/{tag} does not support tools"
+                await exchange.send(400, {"error": error})
+                return
+            turn = self.tool_script.take()
+            if turn is not None:
+                await self._tool_turn(model, turn, exchange)
+                return
         b = self.behaviour
         tokens = b.tokens()
         limit = (doc.get("options") or {}).get("num_predict")
@@ -207,6 +221,21 @@ class OllamaDouble(HttpDouble):
             return
         final = self._final(model, "", done_reason, len(tokens), started)
         exchange.queue_chunk(json.dumps(final).encode() + b"\n")
+        await exchange.end_stream()
+
+    async def _tool_turn(self, model: str, turn: ToolTurn, exchange: Exchange) -> None:
+        b = self.behaviour
+        if not await exchange.pause(b.delay_first_token):
+            return
+        if not await exchange.start_stream(200, NDJSON, {}):
+            return
+        prefix = f'{{"model":{json.dumps(model)},"created_at":"{_now()}","message":'
+        final = self._final(model, "", "stop", len(turn.calls) + 1, time.perf_counter_ns())
+        for line in ollama_tool_lines(turn, prefix, final):
+            if not await exchange.chunk(line):
+                return
+            if b.chunk_delay and not await exchange.pause(b.chunk_delay):
+                return
         await exchange.end_stream()
 
     def _final(

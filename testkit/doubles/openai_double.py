@@ -27,6 +27,7 @@ from testkit.doubles.http_double import (
     run_standalone,
     standalone_parser,
 )
+from testkit.doubles.tool_script import openai_tool_deltas
 
 SSE = "text/event-stream; charset=utf-8"
 
@@ -239,11 +240,26 @@ class OpenAIDouble(HttpDouble):
             choice = {"index": 0, "delta": d, "logprobs": None, "finish_reason": finish}
             return event([choice])
 
+        turn = self.tool_script.take() if doc.get("tools") else None
         if self.headers_first and not await exchange.start_stream(200, SSE, {}):
             return
         if not await exchange.pause(b.delay_first_token):
             return
         if not self.headers_first and not await exchange.start_stream(200, SSE, {}):
+            return
+        if turn is not None:
+            for d in openai_tool_deltas(turn):
+                choice = {"index": 0, "delta": d, "logprobs": None, "finish_reason": None}
+                if not await exchange.chunk(event([choice])):
+                    return
+                if b.chunk_delay and not await exchange.pause(b.chunk_delay):
+                    return
+            reason = "tool_calls" if turn.calls else "stop"
+            exchange.queue_chunk(delta(None, reason))
+            if with_usage:
+                exchange.queue_chunk(event([], usage=usage))
+            exchange.queue_chunk(b"data: [DONE]\n\n")
+            await exchange.end_stream()
             return
         exchange.queue_chunk(delta("", role=True))
         fast = b.fast_chunks is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from modelwire.errors import ModelWireError
 
@@ -29,9 +29,38 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: `parameters` is its JSON Schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One complete call the model made, its arguments already parsed."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: Literal["system", "user", "assistant"]
+    """A chat turn. An assistant turn may carry `tool_calls`; a `tool` turn answers one
+    call (`tool_call_id`, and `tool_name`, which Ollama wants)."""
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+
+
+# `auto` lets the model choose; a tool name forces that tool (OpenAI and llama.cpp
+# only: Ollama has no tool_choice); `none` keeps the tools listed but unused.
+ToolChoice = str
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +69,8 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     max_tokens: int | None = None
     temperature: float | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +88,12 @@ class Delta:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """The last item of a stream: why it stopped and what it cost."""
+    """The last item of a stream: why it stopped, what it cost, and the tool calls the
+    model made in this turn (collected whole, in call order)."""
 
     finish_reason: str
     usage: Usage = field(default_factory=Usage)
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,16 @@ from modelwire.adapters.base import (
     PullProgress,
     Retrying,
     StreamItem,
+    ToolCall,
     Usage,
 )
 from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url
+from modelwire.adapters.toolcalls import (
+    DOES_NOT_SUPPORT_TOOLS,
+    ollama_body_parts,
+    ollama_calls,
+    tools_unsupported,
+)
 from modelwire.adapters.transport import (
     StatusVerdict,
     build_client,
@@ -157,6 +164,9 @@ class OllamaAdapter:
                 ),
                 may_retry=False,
             )
+        if status == 400 and DOES_NOT_SUPPORT_TOOLS in text:
+            model = _body_model(response.request)
+            return StatusVerdict(tools_unsupported(self.label, model, text), may_retry=False)
         if status == 404:
             return StatusVerdict(
                 ModelWireError(
@@ -221,23 +231,13 @@ class OllamaAdapter:
         return [_model_info(entry) for entry in entries if isinstance(entry, dict)]
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "stream": True,
-        }
-        options: dict[str, Any] = {}
-        if request.max_tokens is not None:
-            options["num_predict"] = request.max_tokens
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        if options:
-            body["options"] = options
+        body = self.chat_body(request)
 
         async def make_request() -> httpx.Request:
             return await self._request("POST", "/api/chat", body=body)
 
         finish: Finish | None = None
+        calls: list[ToolCall] = []
         async with aclosing(
             stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
         ) as batches:
@@ -252,6 +252,8 @@ class OllamaAdapter:
                         content = message.get("content")
                         if content:
                             yield Delta(str(content))
+                        # Whole calls, on any line (the done line included).
+                        calls += ollama_calls(message, self.label, len(calls))
                     if data.get("done") is True:
                         finish = Finish(
                             finish_reason=str(data.get("done_reason") or "stop"),
@@ -259,6 +261,7 @@ class OllamaAdapter:
                                 prompt_tokens=_int_or_none(data.get("prompt_eval_count")),
                                 completion_tokens=_int_or_none(data.get("eval_count")),
                             ),
+                            tool_calls=tuple(calls),
                         )
                         break
                 if finish is not None:
@@ -271,6 +274,19 @@ class OllamaAdapter:
                 "Ollama may have stopped or crashed mid-answer; try again.",
             )
         yield finish
+
+    def chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The exact /api/chat body for `request` (the request inspector stores it)."""
+        body: dict[str, Any] = {"model": request.model, **ollama_body_parts(request)}
+        body["stream"] = True
+        options: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if options:
+            body["options"] = options
+        return body
 
     def _parse_line(self, line: str) -> dict[str, Any]:
         data = json_object(line)
@@ -350,6 +366,11 @@ class OllamaAdapter:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _body_model(request: httpx.Request) -> str:
+    doc = json_object(request.content.decode("utf-8", "replace"))
+    return str(doc.get("model")) if doc and doc.get("model") else "(unknown)"
 
 
 def _int_or_none(value: object) -> int | None:

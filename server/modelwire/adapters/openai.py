@@ -35,6 +35,7 @@ from modelwire.adapters.base import (
     Usage,
 )
 from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url, parse_base_url
+from modelwire.adapters.toolcalls import OpenAIToolCalls, openai_body_parts
 from modelwire.adapters.transport import (
     RETRY_AFTER_CAP_S,
     StatusVerdict,
@@ -380,18 +381,7 @@ class OpenAIAdapter:
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         key = await self._key()
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if request.max_tokens is not None:
-            # `max_tokens` rather than `max_completion_tokens`: every compatible server
-            # (llama.cpp, LM Studio, vLLM) understands it, and OpenAI still accepts it.
-            body["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
+        body = self.chat_body(request)
 
         async def make_request() -> httpx.Request:
             return await self._request("POST", "/chat/completions", key, body=body)
@@ -402,6 +392,7 @@ class OpenAIAdapter:
         # Answer text is server-controlled too: a hostile server may echo the key,
         # split across chunks. The filter sees across chunk boundaries.
         echoes = EchoFilter(key) if key else None
+        calls = OpenAIToolCalls(self.label)
         with self._using(key):
             async with aclosing(
                 stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
@@ -434,6 +425,8 @@ class OpenAIAdapter:
                                     text = echoes.push(content) if echoes else content
                                     if text:
                                         yield Delta(text)
+                                if delta.get("tool_calls") is not None:
+                                    calls.add(delta["tool_calls"])
                             reason = choice.get("finish_reason")
                             if reason:
                                 finish_reason = _finish_reason(reason)
@@ -451,7 +444,24 @@ class OpenAIAdapter:
             tail = echoes.flush() if echoes else ""
             if tail:
                 yield Delta(tail)
-        yield Finish(finish_reason=finish_reason or "stop", usage=usage)
+            # Parsed only now (a call's arguments are complete only at the end of the
+            # turn), and while the key is registered, so an echo of it is redacted.
+            tool_calls = calls.finish() if calls else ()
+        yield Finish(finish_reason=finish_reason or "stop", usage=usage, tool_calls=tool_calls)
+
+    def chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The exact /chat/completions body for `request` (stored by the request
+        inspector). The key travels in the Authorization header, never in the body."""
+        body: dict[str, Any] = {"model": request.model, **openai_body_parts(request)}
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        if request.max_tokens is not None:
+            # `max_tokens` rather than `max_completion_tokens`: every compatible server
+            # (llama.cpp, LM Studio, vLLM) understands it, and OpenAI still accepts it.
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
 
     def _parse_chunk(self, payload: str) -> dict[str, Any]:
         chunk = json_object(payload)
