@@ -32,6 +32,9 @@ from modelwire.methods import (
     GET_RUN as GET_RUN,
 )
 from modelwire.methods import (
+    GET_RUN_REQUESTS as GET_RUN_REQUESTS,
+)
+from modelwire.methods import (
     LIST_AGENTS as LIST_AGENTS,
 )
 from modelwire.methods import (
@@ -302,6 +305,9 @@ class AgentInfo(WireModel):
     input: Literal["file", "selection"] = "file"
     output: Literal["text", "diagnostics"] = "text"
     origin: Literal["builtin", "workspace"] = "builtin"
+    # An orchestrator: the agents it may delegate to and the read-only tools it may use.
+    uses: list[str] | None = None
+    tools: list[str] | None = None
 
 
 class ListAgentsParams(Params):
@@ -363,6 +369,24 @@ class RunUsage(WireModel):
     completion_tokens: int | None = None
 
 
+StepOutcome = Literal["running", "ok", "error", "cancelled"]
+
+
+class RunStep(WireModel):
+    """One tool call of an orchestrator run: what it asked for and what came of it."""
+
+    index: int
+    tool: str
+    target: str = ""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    outcome: StepOutcome = "running"
+    summary: str = ""
+    child_run_id: str | None = None
+    error_code: str | None = None
+    started_at: str
+    duration_ms: float | None = None
+
+
 class RunRecord(WireModel):
     run_id: str
     agent_id: str
@@ -378,6 +402,10 @@ class RunRecord(WireModel):
     # startRun leaves out an output over 64 KiB (it already went out as deltas).
     output_omitted: bool | None = None
     diagnostics_count: int | None = None
+    # A child run started by an orchestrator's run_agent step: its parent and that step.
+    parent_run_id: str | None = None
+    parent_step: int | None = None
+    steps: list[RunStep] | None = None
 
 
 class CancelRunParams(Params):
@@ -401,6 +429,28 @@ class ListRunsResult(WireModel):
 
 class GetRunParams(Params):
     run_id: str = Field(min_length=1, max_length=64)
+
+
+class GetRunRequestsParams(Params):
+    run_id: str = Field(min_length=1, max_length=64)
+
+
+class ModelRequestEntry(WireModel):
+    """One request a run sent to its model: the exact body, secrets never included."""
+
+    seq: int
+    sent_at: str
+    connection_id: str | None = None
+    provider_id: str | None = None
+    body: dict[str, Any] | None = None
+    # Set instead of `body` when the body was larger than the stored cap.
+    truncated_body: str | None = None
+    body_bytes: int
+
+
+class GetRunRequestsResult(WireModel):
+    run_id: str
+    requests: list[ModelRequestEntry]
 
 
 class StatusParams(Params):
@@ -434,4 +484,4 @@ class DidChangeConnectionsParams(WireModel):
     connection_ids: list[str]
 
 
-RunEventKind = Literal["queued", "started", "loading", "delta", "retry", "end", "error"]
+RunEventKind = Literal["queued", "started", "loading", "delta", "retry", "step", "end", "error"]
