@@ -409,7 +409,7 @@ class HttpDouble:
 
     def script_tools(self, *turns: ToolTurn, repeat: bool = False) -> None:
         """Answer the next chat requests that offer `tools` with these turns, in order
-        (see tests/doubles/tool_script.py); `repeat` keeps the last one forever."""
+        (see testkit/doubles/tool_script.py); `repeat` keeps the last one forever."""
         self.tool_script.set(list(turns), repeat)
 
     def reset(self) -> None:
