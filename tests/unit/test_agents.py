@@ -29,7 +29,7 @@ from modelwire.core.agents import (
 )
 from modelwire.errors import ErrorCode, ModelWireError
 
-BUILTIN_IDS = ["explain", "review", "document", "summarize"]
+BUILTIN_IDS = ["explain", "review", "document", "summarize", "improve"]
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def agent_by_id(agent_id: str) -> Agent:
 # --- Built-in agents ----------------------------------------------------------------
 
 
-def test_every_workspace_has_the_four_builtin_agents() -> None:
+def test_every_workspace_has_the_builtin_agents() -> None:
     agents = builtin_agents()
     assert [a.id for a in agents] == BUILTIN_IDS
     assert all(a.origin == "builtin" and a.title and a.description for a in agents)
@@ -71,6 +71,7 @@ def test_only_review_turns_its_answer_into_diagnostics() -> None:
         "review": "diagnostics",
         "document": "text",
         "summarize": "text",
+        "improve": "text",
     }
 
 
@@ -616,7 +617,7 @@ def test_asking_for_an_unknown_agent_names_the_ones_available(workspace: Path) -
     error = caught.value
     assert error.code is ErrorCode.AGENT_NOT_FOUND
     assert "'reveiw'" in error.message
-    assert "explain, review, document, summarize, sql" in error.hint
+    assert "explain, review, document, summarize, improve, sql" in error.hint
 
 
 def test_catalog_reads_agent_files_again_only_when_they_change(

@@ -19,7 +19,7 @@ from testkit.doubles.ollama_double import OllamaDouble
 from testkit.doubles.openai_double import OpenAIDouble
 
 from modelwire.core import run_progress
-from modelwire.core import runs as runs_module
+from modelwire.core import run_turn as run_turn_module
 from modelwire.core.app import ModelWire
 from modelwire.core.run_progress import COALESCE_SECONDS, RunProgress
 from modelwire.core.runs import RunContext, RunRequest, RunService
@@ -176,7 +176,7 @@ async def test_the_first_token_goes_out_at_once_and_a_burst_is_merged(
 async def test_output_is_checkpointed_while_streaming_and_survives_a_crash(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(runs_module, "CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr(run_turn_module, "CHECKPOINT_SECONDS", 0.0)
     harness.ollama.behave(stall_after=3)
     task, events = harness.start()
 

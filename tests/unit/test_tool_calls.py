@@ -9,6 +9,10 @@ import asyncio
 import json
 
 import pytest
+from testkit.doubles.fixtures import TEST_API_KEY
+from testkit.doubles.ollama_double import OllamaDouble
+from testkit.doubles.openai_double import OpenAIDouble
+from testkit.doubles.tool_script import ToolTurn
 
 from modelwire.adapters.base import (
     ChatMessage,
@@ -24,10 +28,6 @@ from modelwire.adapters.ollama import OllamaAdapter
 from modelwire.adapters.openai import OpenAIAdapter
 from modelwire.adapters.toolcalls import OpenAIToolCalls
 from modelwire.errors import ErrorCode, ModelWireError
-from testkit.doubles.fixtures import TEST_API_KEY
-from testkit.doubles.ollama_double import OllamaDouble
-from testkit.doubles.openai_double import OpenAIDouble
-from testkit.doubles.tool_script import ToolTurn
 
 FAST = Timeouts(connect=2.0, first_token=5.0, idle=5.0, total=30.0)
 READ = ToolSpec(

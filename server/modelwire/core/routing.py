@@ -1,7 +1,8 @@
 """Which connection and model serve a run (DESIGN.md §3).
 
 Connection: the request's `connectionId` (or a `connection-name/model` specifier in
-`modelRef`) → the `modelwire.defaultConnection` setting of the document's workspace
+`modelRef`) → the agent's entry in `modelwire.agentConnections` → the
+`modelwire.defaultConnection` setting of the document's workspace
 folder (or a specifier in `modelwire.defaultModel`) → the only user connection → the
 built-in Embedded connection when nothing is configured → `NO_DEFAULT_CONNECTION`.
 Model: the request's model → the `defaultModel` setting (when it does not name another
@@ -66,6 +67,7 @@ def resolve_connection(
     model_ref: str | None,
     settings: Settings,
     connections: ConnectionRegistry,
+    agent_id: str | None = None,
 ) -> tuple[Connection, RoutingSource, str | None]:
     """(connection, source, model the choice implies if any)."""
     spec = parse_model_spec(model_ref, connections)
@@ -73,6 +75,9 @@ def resolve_connection(
         return connections.get(connection_id), "explicit", spec.model
     if spec.connection is not None:
         return spec.connection, "explicit", spec.model
+    per_agent = settings.agent_connections.get(agent_id) if agent_id else None
+    if per_agent:
+        return _agent_connection(agent_id or "", per_agent, connections)
     if settings.default_connection:
         conn = connections.find(settings.default_connection)
         if conn is None:
@@ -98,6 +103,25 @@ def resolve_connection(
     raise no_default_connection(len(users))
 
 
+def _agent_connection(
+    agent_id: str, target: str, connections: ConnectionRegistry
+) -> tuple[Connection, RoutingSource, str | None]:
+    """`modelwire.agentConnections[agent]`: a connection name, or `name/model`."""
+    conn = connections.find(target)
+    if conn is not None:
+        return conn, "settings", None
+    spec = parse_model_spec(target, connections)
+    if spec.connection is not None:
+        return spec.connection, "settings", spec.model
+    raise ModelWireError(
+        ErrorCode.CONNECTION_NOT_FOUND,
+        f"The setting modelwire.agentConnections routes {agent_id!r} to {target!r}, which is "
+        "not a connection.",
+        "Fix the name in modelwire.agentConnections (ModelWire: List Connections shows "
+        "them), or add a connection with that name.",
+    )
+
+
 def default_connection(
     settings: Settings, connections: ConnectionRegistry
 ) -> tuple[Connection, DefaultSource] | None:
@@ -121,6 +145,7 @@ def resolve_routing(
     settings: Settings,
     connections: ConnectionRegistry,
     providers: ProviderRegistry,
+    agent_id: str | None = None,
 ) -> Routing:
     requested = parse_model_spec(model_ref, connections)
     if (
@@ -136,14 +161,28 @@ def resolve_routing(
             "'connection-name/model' specifier alone.",
         )
     conn, source, implied_model = resolve_connection(
-        connection_id=connection_id, model_ref=model_ref, settings=settings, connections=connections
+        connection_id=connection_id,
+        model_ref=model_ref,
+        settings=settings,
+        connections=connections,
+        agent_id=agent_id,
     )
     # The request's own model wins; then a model implied by the setting that chose the
     # connection; then the defaultModel setting unless it names another connection.
     model = requested.model or implied_model
+    # A bare defaultModel belongs to the default connection, not to the connection an
+    # agentConnections entry sent this agent to.
+    by_agent = bool(
+        agent_id
+        and agent_id in settings.agent_connections
+        and not connection_id
+        and requested.connection is None
+    )
     if model is None:
         setting = parse_model_spec(settings.default_model, connections)
-        if setting.connection is None or setting.connection.id == conn.id:
+        if (setting.connection is None and not by_agent) or (
+            setting.connection is not None and setting.connection.id == conn.id
+        ):
             model = setting.model
     provider = providers.get(conn.provider_id)
     model = model or conn.default_model or provider.default_model

@@ -8,7 +8,7 @@ from typing import Any
 from modelwire.core.processes import ProcessTable
 from modelwire.core.store import Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
-from modelwire.protocol import Routing, RunRecord, RunUsage, Timings
+from modelwire.protocol import Routing, RunRecord, RunStep, RunUsage, Timings
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,14 @@ class RunRecords:
         """Write the whole record (insert or update: one statement either way)."""
         self._store.execute(
             "INSERT INTO runs(run_id, agent_id, uri, connection_id, routing, status, timings, "
-            "usage, finish_reason, error_code, error_message, output, diagnostics_count, owner) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET "
+            "usage, finish_reason, error_code, error_message, output, diagnostics_count, "
+            "owner, parent_run_id, parent_step, steps) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET "
             "connection_id=excluded.connection_id, routing=excluded.routing, "
             "status=excluded.status, timings=excluded.timings, usage=excluded.usage, "
             "finish_reason=excluded.finish_reason, error_code=excluded.error_code, "
             "error_message=excluded.error_message, output=excluded.output, "
-            "diagnostics_count=excluded.diagnostics_count",
+            "diagnostics_count=excluded.diagnostics_count, steps=excluded.steps",
             (
                 record.run_id,
                 record.agent_id,
@@ -106,6 +107,9 @@ class RunRecords:
                 record.output,
                 record.diagnostics_count,
                 self._processes.id,
+                record.parent_run_id,
+                record.parent_step,
+                dumps([s.wire() for s in record.steps] if record.steps is not None else None),
             ),
         )
         if record.status not in _UNFINISHED:
@@ -123,6 +127,24 @@ class RunRecords:
             )
         except ModelWireError as exc:
             log.warning("run %s: output checkpoint failed: %s", run_id, exc.message)
+
+    def save_steps(self, record: RunRecord) -> None:
+        """Only the steps: written on every step change, so it stays one small UPDATE."""
+        steps = dumps([s.wire() for s in record.steps or []])
+        try:
+            self._store.execute("UPDATE runs SET steps=? WHERE run_id=?", (steps, record.run_id))
+        except ModelWireError as exc:
+            log.warning("run %s: steps not saved: %s", record.run_id, exc.message)
+
+    def children(self, run_ids: list[str]) -> list[RunRecord]:
+        """The child runs of these runs (one level), oldest first."""
+        if not run_ids:
+            return []
+        marks = ",".join("?" * len(run_ids))
+        rows = self._store.query(
+            f"SELECT * FROM runs WHERE parent_run_id IN ({marks}) ORDER BY seq", run_ids
+        )
+        return [record_from_row(r, include_output=False) for r in rows]
 
     def exists(self, run_id: str) -> bool:
         return bool(self._store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
@@ -159,6 +181,7 @@ class RunRecords:
 def record_from_row(row: Any, include_output: bool) -> RunRecord:
     routing = loads(row["routing"])
     usage = loads(row["usage"])
+    steps = loads(row["steps"])
     return RunRecord(
         run_id=row["run_id"],
         agent_id=row["agent_id"],
@@ -172,4 +195,7 @@ def record_from_row(row: Any, include_output: bool) -> RunRecord:
         error_message=row["error_message"],
         output=row["output"] if include_output else "",
         diagnostics_count=row["diagnostics_count"],
+        parent_run_id=row["parent_run_id"],
+        parent_step=row["parent_step"],
+        steps=[RunStep.model_validate(s) for s in steps] if steps is not None else None,
     )

@@ -10,23 +10,19 @@ crash loses at most the last second of text and the run reads `interrupted`.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelwire.adapters.base import (
     ChatRequest,
-    Delta,
     Finish,
-    Loading,
-    Retrying,
 )
-from modelwire.core.access import access_context
 from modelwire.core.agents import (
     Agent,
     AgentCatalog,
@@ -43,9 +39,12 @@ from modelwire.core.documents import Document, read_document, select_lines
 from modelwire.core.lanes import Lane, model_busy
 from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import ProviderRegistry
+from modelwire.core.request_log import RequestLog
 from modelwire.core.routing import resolve_routing
+from modelwire.core.run_children import orchestrate
 from modelwire.core.run_progress import EventSink, RunProgress
 from modelwire.core.run_records import RunRecords, run_not_found
+from modelwire.core.run_turn import TurnRunner
 from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
 from modelwire.core.settings import Settings
 from modelwire.core.store import Store
@@ -53,17 +52,15 @@ from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
     Connection,
     ConnectionLoad,
+    ModelRequestEntry,
     Range,
     Routing,
     RunRecord,
     RunStatus,
-    RunUsage,
     Timings,
 )
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -76,6 +73,13 @@ class RunRequest:
     connection_id: str | None = None
     model_ref: str | None = None
     client_run_id: str | None = None
+    # Set for a child run of an orchestrator (never from the wire): see run_children.py.
+    run_id: str | None = None
+    parent_run_id: str | None = None
+    parent_step: int | None = None
+    depth: int = 0
+    input_text: str | None = None
+    deadline: float | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +131,8 @@ class RunService:
     ) -> None:
         self._records = RunRecords(store, processes)
         self.consent_gate = ConsentGate(providers, secrets)
+        self.requests = RequestLog(store)
+        self._turns = TurnRunner(backends, self._records, self.requests)
         self._providers = providers
         self._connections = connections
         self._agents = agents
@@ -201,6 +207,21 @@ class RunService:
     ) -> list[RunRecord]:
         return self._records.list(limit, uri, include_output)
 
+    def requests_of(self, run_id: str) -> builtins.list[ModelRequestEntry]:
+        """The model requests a run sent (the request inspector)."""
+        if not self._records.exists(run_id):
+            raise run_not_found(run_id)
+        return self.requests.list(run_id)
+
+    def children(self, run_ids: builtins.list[str]) -> builtins.list[RunRecord]:
+        return self._records.children(run_ids)
+
+    def agents_for(self, folder: Path | None) -> builtins.list[Agent]:
+        return self._agents.list(folder)
+
+    def save_steps(self, record: RunRecord) -> None:
+        self._records.save_steps(record)
+
     def counts(self) -> tuple[int, int]:
         active = sum(lane.active for lane in self._lanes.values())
         queued = sum(lane.queued for lane in self._lanes.values())
@@ -211,7 +232,7 @@ class RunService:
     async def start(self, req: RunRequest, ctx: RunContext) -> RunRecord:
         """Run to completion and return the final record; raises ModelWireError on
         failure and CancelledError when cancelled (after recording either)."""
-        run_id = str(uuid.uuid4())
+        run_id = req.run_id or str(uuid.uuid4())
         t0 = time.perf_counter()
         record = RunRecord(
             run_id=run_id,
@@ -219,6 +240,8 @@ class RunService:
             uri=req.uri,
             status="queued",
             timings=Timings(queued_at=now_iso()),
+            parent_run_id=req.parent_run_id,
+            parent_step=req.parent_step,
         )
         progress = RunProgress(
             run_id, ctx.emit, req.client_run_id, ctx.settings.limits.output_max_chars
@@ -236,21 +259,15 @@ class RunService:
             # holds a slot other runs wait for.
             await self._consent(job.conn.id, ctx, run_id)
 
-            candidate = self._lane(job.conn.id, ctx.settings)
-            await candidate.acquire(
-                lambda position: progress.send(
-                    "queued", position=position, connectionId=job.conn.id
-                ),
-                lambda: model_busy(
-                    job.conn.name, candidate.limit, candidate.queue_limit, job.conn.id
-                ),
-            )
-            lane = candidate
-            record.status = "running"
-            record.timings.started_at = now_iso()
-            self._records.save(record)
-            progress.send("started", routing=job.routing.wire())
-            await self._stream(job, ctx, record, progress)
+            if job.agent.orchestrates:
+                # An orchestrator takes its connection's slot per model turn, not for the
+                # whole run: its children may need the same connection meanwhile.
+                self._mark_running(record, job, progress)
+                await orchestrate(self, job, ctx, record, progress)
+            else:
+                lane = await self._acquire(job, ctx, progress)
+                self._mark_running(record, job, progress)
+                await self._stream(job, ctx, record, progress)
             record.output = progress.text
             if job.agent.output == "diagnostics":
                 notice = self._publish_findings(job, ctx, record)
@@ -304,13 +321,31 @@ class RunService:
                 notice=notice,
             )
 
+    async def _acquire(self, job: _Job, ctx: RunContext, progress: RunProgress) -> Lane:
+        """Wait for a generation slot on the run's connection (MODEL_BUSY when full)."""
+        lane = self._lane(job.conn.id, ctx.settings)
+        await lane.acquire(
+            lambda position: progress.send("queued", position=position, connectionId=job.conn.id),
+            lambda: model_busy(job.conn.name, lane.limit, lane.queue_limit, job.conn.id),
+        )
+        return lane
+
+    def _mark_running(self, record: RunRecord, job: _Job, progress: RunProgress) -> None:
+        record.status = "running"
+        record.timings.started_at = now_iso()
+        self._records.save(record)
+        progress.send("started", routing=job.routing.wire())
+
     def _prepare(self, req: RunRequest, ctx: RunContext) -> _Job:
         """Everything decided before any network call: agent, text, size, routing."""
         agent = self._agents.get(req.agent_id, ctx.folder)
         doc = ctx.document(req.uri) or read_document(
             req.uri, ctx.settings.limits.prompt_max_bytes, ctx.folder
         )
-        text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
+        if req.input_text is not None:  # an orchestrator gave its child this text to work on
+            text, selection = req.input_text, None
+        else:
+            text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
         size = len(text.encode("utf-8"))
         if size > ctx.settings.limits.prompt_max_bytes:
             raise ModelWireError(
@@ -325,6 +360,7 @@ class RunService:
             settings=ctx.settings,
             connections=self._connections,
             providers=self._providers,
+            agent_id=agent.id,
         )
         conn = self._connections.get(routing.connection_id)
         return _Job(req, agent, doc, text, selection, routing, conn)
@@ -332,7 +368,7 @@ class RunService:
     async def _stream(
         self, job: _Job, ctx: RunContext, record: RunRecord, progress: RunProgress
     ) -> None:
-        """Drive the adapter's stream into run events, checkpointing the output."""
+        """One plain run: the agent's prompt, one streamed answer."""
         messages = build_messages(
             job.agent,
             text=job.text,
@@ -343,37 +379,30 @@ class RunService:
         request = ChatRequest(
             model=job.routing.model_ref, messages=messages, max_tokens=job.agent.max_tokens
         )
-        if self._backends.needs_start(job.conn):
-            # The managed model server takes a second or two to come up.
-            progress.send("loading", waitedMs=0, reason="starting the embedded model")
-        t_start = last_checkpoint = time.perf_counter()
-        async with (
-            self._backends.lease(job.conn, ctx.settings) as adapter,
-            aclosing(adapter.stream_chat(request)) as stream,
-        ):
-            with access_context(record.run_id, ctx.requester, "run"):
-                async for item in stream:
-                    if isinstance(item, Delta):
-                        now = time.perf_counter()
-                        if record.timings.first_token_ms is None:
-                            record.timings.first_token_ms = round((now - t_start) * 1000, 2)
-                        progress.delta(item.text)
-                        if now - last_checkpoint >= CHECKPOINT_SECONDS:
-                            last_checkpoint = now
-                            self._records.checkpoint(record.run_id, progress.unsaved())
-                    elif isinstance(item, Finish):
-                        record.finish_reason = item.finish_reason
-                        record.usage = RunUsage(
-                            prompt_tokens=item.usage.prompt_tokens,
-                            completion_tokens=item.usage.completion_tokens,
-                        )
-                    elif isinstance(item, Loading):
-                        progress.send("loading", waitedMs=round(item.waited_s * 1000))
-                    elif isinstance(item, Retrying):
-                        progress.send(
-                            "retry", reason=item.reason, delayMs=round(item.delay_s * 1000)
-                        )
-        progress.flush()
+        _, finish = await self.turn(job, ctx, record, progress, request)
+        record.finish_reason = finish.finish_reason
+
+    async def turn(
+        self,
+        job: _Job,
+        ctx: RunContext,
+        record: RunRecord,
+        progress: RunProgress,
+        request: ChatRequest,
+        *,
+        take_slot: bool = False,
+    ) -> tuple[str, Finish]:
+        """Send one model request and stream its answer into the run's events, adding up
+        usage and checkpointing the output; returns this turn's text and its Finish.
+        `take_slot` holds the connection's slot for just this turn (orchestrators)."""
+        lane = await self._acquire(job, ctx, progress) if take_slot else None
+        try:
+            return await self._turns.run(
+                job.conn, job.routing, ctx.settings, ctx.requester, record, progress, request
+            )
+        finally:
+            if lane is not None:
+                lane.release()
 
     def _publish_findings(self, job: _Job, ctx: RunContext, record: RunRecord) -> str | None:
         """Review output → diagnostics; returns a notice when the answer was unreadable."""

@@ -54,6 +54,15 @@ class TimeoutSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentBudgets:
+    """Budgets of an orchestrator run (docs/agents.md)."""
+
+    max_steps: int = 8
+    max_depth: int = 2
+    total_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The `modelwire` settings of one scope (a workspace folder, or global)."""
 
@@ -62,6 +71,10 @@ class Settings:
     ollama_base_url: str = OLLAMA_DEFAULT_BASE_URL
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     limits: Limits = field(default_factory=Limits)
+    # Agent id → connection name (or `connection-name/model`): where that agent's runs go
+    # unless the run names a connection itself.
+    agent_connections: dict[str, str] = field(default_factory=dict)
+    agents: AgentBudgets = field(default_factory=AgentBudgets)
 
 
 def _get(obj: Any, dotted: str) -> Any:
@@ -124,6 +137,31 @@ def _first_token(raw: Any, current: float | None, warnings: list[str]) -> float 
     return float(value)
 
 
+MAX_AGENT_CONNECTIONS = 100
+
+
+def _agent_connections(raw: Any, current: dict[str, str], warnings: list[str]) -> dict[str, str]:
+    value = _get(raw, "agentConnections")
+    if value is None:
+        return current
+    bad = "modelwire.agentConnections must map agent ids to connection names; ignored."
+    if not isinstance(value, dict) or len(value) > MAX_AGENT_CONNECTIONS:
+        warnings.append(bad)
+        return current
+    mapping: dict[str, str] = {}
+    for agent_id, target in value.items():
+        if (
+            not isinstance(agent_id, str)
+            or not isinstance(target, str)
+            or not 0 < len(agent_id) <= 64
+            or not 0 < len(target.strip()) <= 300
+        ):
+            warnings.append(bad)
+            return current
+        mapping[agent_id] = target.strip()
+    return mapping
+
+
 def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Turn a `workspace/configuration` answer for section `modelwire` into Settings."""
     base = base or Settings()
@@ -159,6 +197,14 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             ollama_base_url=_text(raw, "ollama.baseUrl", warnings, 2048) or base.ollama_base_url,
             timeouts=timeouts,
             limits=limits,
+            agent_connections=_agent_connections(raw, base.agent_connections, warnings),
+            agents=AgentBudgets(
+                max_steps=_int(raw, "agents.maxSteps", base.agents.max_steps, 1, 64, warnings),
+                max_depth=_int(raw, "agents.maxDepth", base.agents.max_depth, 1, 8, warnings),
+                total_seconds=_number(
+                    raw, "agents.totalSeconds", base.agents.total_seconds, 1, 86400, warnings
+                ),
+            ),
         ),
         warnings,
     )

@@ -109,6 +109,24 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX run_output_parts_run ON run_output_parts(run_id, part);
     """,
+    # 3 -> 4: orchestrator runs (docs/agents.md): child runs, steps, the request inspector
+    """
+    ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+    ALTER TABLE runs ADD COLUMN parent_step INTEGER;
+    ALTER TABLE runs ADD COLUMN steps TEXT;
+    CREATE INDEX runs_parent ON runs(parent_run_id);
+    CREATE TABLE run_requests (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        sent_at TEXT NOT NULL,
+        connection_id TEXT,
+        provider_id TEXT,
+        body TEXT NOT NULL,
+        body_bytes INTEGER NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, seq)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
