@@ -35,10 +35,11 @@ def modelwire(
     input: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*COMMAND, *args],
-        cwd=REPO_ROOT,
+        cwd=cwd or REPO_ROOT,
         env={**cli_env(home), **(env or {})},
         input=input if input is not None else "",
         capture_output=True,

@@ -51,6 +51,7 @@ PARAMS: dict[str, type[BaseModel]] = {
     p.CANCEL_RUN: p.CancelRunParams,
     p.LIST_RUNS: p.ListRunsParams,
     p.GET_RUN: p.GetRunParams,
+    p.GET_RUN_REQUESTS: p.GetRunRequestsParams,
     p.STATUS: p.StatusParams,
 }
 
@@ -71,6 +72,7 @@ RESULTS: dict[str, type[BaseModel]] = {
     p.CANCEL_RUN: p.CancelRunResult,
     p.LIST_RUNS: p.ListRunsResult,
     p.GET_RUN: p.RunRecord,
+    p.GET_RUN_REQUESTS: p.GetRunRequestsResult,
     p.STATUS: p.StatusResult,
 }
 
@@ -81,11 +83,15 @@ EVENT_FIELDS: dict[str, set[str]] = {
     "loading": {"waitedMs"},
     "retry": {"reason", "delayMs"},
     "delta": {"text"},
+    "step": {"step", "tool", "target", "outcome"},
     "error": {"code", "message", "hint", "retryable"},
     "end": {"status", "finishReason", "usage", "timings", "errorCode", "notice"},
 }
 # Fields some events of a kind carry (the embedded model's start says why it waits).
-EVENT_OPTIONAL: dict[str, set[str]] = {"loading": {"reason"}}
+EVENT_OPTIONAL: dict[str, set[str]] = {
+    "loading": {"reason"},
+    "step": {"childRunId", "errorCode", "durationMs", "summary"},
+}
 
 
 NOTIFICATIONS = (p.RUN_EVENT, p.DID_CHANGE_CONNECTIONS)
@@ -211,7 +217,7 @@ def validate_event(event: Any) -> None:
     assert not missing, f"{kind} event lacks {missing}"
     if kind != "error":  # error events also carry connectionId/providerId and extras
         allowed = EVENT_FIELDS[kind] | EVENT_OPTIONAL.get(kind, set())
-        extra = event.keys() - allowed - {"runId", "seq", "kind"}
+        extra = event.keys() - allowed - {"runId", "seq", "kind", "parentRunId"}
         assert not extra, f"{kind} event has undocumented fields {extra}"
     if kind == "started":
         p.Routing.model_validate(event["routing"])

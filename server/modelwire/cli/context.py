@@ -4,6 +4,7 @@ the requester (this directory), the connection to use, and a core for the call."
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,15 +19,30 @@ if TYPE_CHECKING:
 CLIENT_NAME = "modelwire-cli"
 ENV_CONNECTION = "MODELWIRE_DEFAULT_CONNECTION"
 ENV_MODEL = "MODELWIRE_DEFAULT_MODEL"
+ENV_AGENT_CONNECTIONS = "MODELWIRE_AGENT_CONNECTIONS"
 
 
 def env_settings() -> Settings:
     """CLI settings: flags win (passed per call), then these environment variables."""
-    from modelwire.core.settings import Settings
+    import json
 
+    from modelwire.core.settings import Settings, parse_settings
+
+    agent_connections: dict[str, str] = {}
+    raw = os.environ.get(ENV_AGENT_CONNECTIONS, "").strip()
+    if raw:
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = "not JSON"
+        parsed, warnings = parse_settings({"agentConnections": doc})
+        for warning in warnings:
+            print(f"modelwire: {ENV_AGENT_CONNECTIONS}: {warning}", file=sys.stderr)
+        agent_connections = parsed.agent_connections
     return Settings(
         default_connection=os.environ.get(ENV_CONNECTION, "").strip() or None,
         default_model=os.environ.get(ENV_MODEL, "").strip() or None,
+        agent_connections=agent_connections,
     )
 
 

@@ -28,7 +28,8 @@ from modelwire.cli.exits import (
 from modelwire.cli.models import cmd_models, cmd_pull
 from modelwire.cli.parser import build_parser
 from modelwire.cli.run import cmd_run
-from modelwire.cli.status import cmd_doctor, cmd_runs, cmd_status
+from modelwire.cli.runs import cmd_runs
+from modelwire.cli.status import cmd_doctor, cmd_status
 from modelwire.cli.terminal import guard_terminal
 from modelwire.errors import ModelWireError
 

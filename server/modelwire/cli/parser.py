@@ -86,9 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("model", metavar="MODEL")
     pull.add_argument("--connection", metavar="NAME")
 
-    runs = sub.add_parser("runs", help="run history with routing and timings")
+    runs = sub.add_parser("runs", help="run history with routing and timings, as a tree")
     runs.add_argument("--last", type=int, default=20, metavar="N")
     runs.add_argument("--json", action="store_true")
+    runs_actions = runs.add_subparsers(dest="runs_action", metavar="[show]")
+    show = runs_actions.add_parser("show", help="one run: routing, steps, child runs, output")
+    show.add_argument("run_id", metavar="ID", help="a run id (or the start of one)")
+    show.add_argument(
+        "--requests", action="store_true", help="also the exact model requests it made"
+    )
+    show.add_argument("--json", action="store_true")
 
     status = sub.add_parser("status", help="version, keyring, storage")
     status.add_argument("--json", action="store_true")

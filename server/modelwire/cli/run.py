@@ -106,7 +106,12 @@ async def cmd_run(args: argparse.Namespace) -> int:
             if sys.stderr.isatty():
                 # Whatever the answer managed to set, the routing line is plain.
                 write_control(sys.stderr, RESET)
-            err(fmt.routing_line(record))
+            if record.steps:  # an orchestrator: its steps and child runs as a tree
+                from modelwire.cli.runs import run_tree_lines
+
+                err("\n".join(run_tree_lines(app, record)))
+            else:
+                err(fmt.routing_line(record))
         if cancelled:
             return EXIT_CANCELLED
         if error is not None:

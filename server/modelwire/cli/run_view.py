@@ -32,8 +32,12 @@ class RunView:
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
+        if event.get("parentRunId"):
+            return  # a child run's own events: its parent's `step` events tell its story
         self.run_id = self.run_id or event.get("runId")
-        if kind == "delta":
+        if kind == "step":
+            self.agent_step(event)
+        elif kind == "delta":
             text = str(event.get("text", ""))
             if not text:
                 return
@@ -60,6 +64,22 @@ class RunView:
         elif kind == "end":
             self.notice = event.get("notice")
             self.clear()
+
+    def agent_step(self, event: dict[str, Any]) -> None:
+        """An orchestrator's tool call: one stderr line when it ends (the answer on
+        stdout stays clean)."""
+        if event.get("outcome") == "running":
+            if not event.get("childRunId"):
+                self.step(f"step {event.get('step')}: {event.get('tool')} {event.get('target')}")
+            return
+        self.clear()
+        outcome = str(event.get("outcome"))
+        if event.get("errorCode"):
+            outcome += f" ({event.get('errorCode')})"
+        took = fmt.seconds(event.get("durationMs"))
+        line = f"  {event.get('step')}. {event.get('tool')} {event.get('target')}"
+        self.err.write(f"{line} {fmt.DOT} {outcome} {fmt.DOT} {took}\n")
+        self.err.flush()
 
     def step(self, status: str) -> None:
         if self.text_started:

@@ -7,7 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from modelwire.cli import format as fmt
-from modelwire.cli.console import err, print_json
+from modelwire.cli.console import print_json
 from modelwire.cli.context import (
     ENV_CONNECTION,
     default_connection_id,
@@ -19,35 +19,6 @@ from modelwire.cli.exits import EXIT_FAILURE, EXIT_OK
 
 if TYPE_CHECKING:
     from modelwire.core.app import ModelWire
-
-
-async def cmd_runs(args: argparse.Namespace) -> int:
-    async def body(app: ModelWire) -> int:
-        records = app.runs.list(args.last)
-        if args.json:
-            print_json([r.wire() for r in records])
-            return EXIT_OK
-        rows = [
-            [
-                fmt.local_clock(r.timings.queued_at),
-                r.agent_id,
-                fmt.file_label(r.uri),
-                fmt.routing_target(r),
-                r.routing.source if r.routing else "",
-                fmt.seconds(r.timings.first_token_ms),
-                fmt.seconds(r.timings.total_ms),
-                fmt.outcome(r),
-            ]
-            for r in reversed(records)  # oldest first, like a log
-        ]
-        if not rows:
-            err("No runs yet. Try: modelwire run explain <file>")
-            return EXIT_OK
-        headers = ["TIME", "AGENT", "FILE", "ROUTED TO", "SOURCE", "FIRST", "TOTAL", "STATUS"]
-        print(fmt.table(headers, rows))
-        return EXIT_OK
-
-    return await with_core(body)
 
 
 async def cmd_status(args: argparse.Namespace) -> int:

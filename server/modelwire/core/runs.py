@@ -207,6 +207,9 @@ class RunService:
     ) -> list[RunRecord]:
         return self._records.list(limit, uri, include_output)
 
+    def exists(self, run_id: str) -> bool:
+        return self._records.exists(run_id)
+
     def requests_of(self, run_id: str) -> builtins.list[ModelRequestEntry]:
         """The model requests a run sent (the request inspector)."""
         if not self._records.exists(run_id):

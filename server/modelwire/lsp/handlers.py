@@ -236,6 +236,8 @@ async def list_agents(ls: ModelWireServer, params: p.ListAgentsParams) -> p.List
                 input=a.input,
                 output=a.output,
                 origin=a.origin,
+                uses=list(a.uses) or None,
+                tools=list(a.tools) or None,
             )
             for a in agents
         ]
@@ -297,6 +299,14 @@ async def list_runs(ls: ModelWireServer, params: p.ListRunsParams) -> p.ListRuns
 @method(p.GET_RUN, p.GetRunParams)
 async def get_run(ls: ModelWireServer, params: p.GetRunParams) -> p.RunRecord:
     return ls.core.runs.get(params.run_id)
+
+
+@method(p.GET_RUN_REQUESTS, p.GetRunRequestsParams)
+async def get_run_requests(
+    ls: ModelWireServer, params: p.GetRunRequestsParams
+) -> p.GetRunRequestsResult:
+    requests = await asyncio.to_thread(ls.core.runs.requests_of, params.run_id)
+    return p.GetRunRequestsResult(run_id=params.run_id, requests=requests)
 
 
 @method(p.STATUS, p.StatusParams)
