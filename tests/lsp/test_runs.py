@@ -407,3 +407,50 @@ async def test_client_run_ids_tell_concurrent_runs_apart_even_when_events_reorde
             by_client.setdefault(event["clientRunId"], set()).add(event["runId"])
     assert by_client == {"editor-1": {run_1["runId"]}, "editor-2": {run_2["runId"]}}
     assert run_1["uri"] == uri_a and run_2["uri"] == uri_b
+
+
+async def test_an_orchestrator_run_over_stdio_shows_steps_children_and_its_requests(
+    tmp_path: Path, ollama_double: OllamaDouble
+) -> None:
+    from testkit.doubles.tool_script import ToolTurn
+
+    folder, uri = make_folder(tmp_path, "ws")
+    (folder / "util.py").write_text("def parse(text):\n    return int(text)\n")
+    ollama_double.script_tools(
+        ToolTurn([{"name": "read_file", "arguments": {"path": "util.py"}}]),
+        ToolTurn([{"name": "run_agent", "arguments": {"agent": "review"}}], layout="done_line"),
+    )
+    with OpenAIDouble(models=["gpt-4o-mini"]) as compat:
+        async with sidecar(tmp_path / "home", folders=[folder]) as s:
+            await add_ollama(s, ollama_double)
+            await add_openai(s, compat, "Work OpenAI")
+            s.set_settings(
+                {
+                    "defaultConnection": "Local Ollama",
+                    "agentConnections": {"review": "Work OpenAI"},
+                },
+                scope_uri=folder.as_uri(),
+            )
+            run = await start(s, uri, agentId="improve", workDoneToken="tok-o")
+            assert run["status"] == "succeeded"
+            assert [(st["tool"], st["outcome"]) for st in run["steps"]] == [
+                ("read_file", "ok"),
+                ("run_agent", "ok"),
+            ]
+            child_id = run["steps"][1]["childRunId"]
+            child = await s.call("modelwire/getRun", {"runId": child_id})
+            assert child["parentRunId"] == run["runId"] and child["parentStep"] == 2
+            assert child["routing"]["connectionName"] == "Work OpenAI"
+            assert all(e["parentRunId"] == run["runId"] for e in s.run_events(child_id))
+            mine = [e["kind"] for e in s.run_events(run["runId"])]
+            assert mine.count("step") >= 4 and mine[-1] == "end"
+            # The progress is the parent's: the child's end did not end it early.
+            reports = s.client.progress_reports["tok-o"]
+            assert [r.kind for r in reports].count("end") == 1
+            assert any("Step 2: run_agent review" in (r.message or "") for r in reports)
+
+            inspected = await s.call("modelwire/getRunRequests", {"runId": run["runId"]})
+            assert [len(r["body"]["messages"]) for r in inspected["requests"]] == [2, 4, 6]
+            assert inspected["requests"][0]["body"]["tools"][0]["function"]["name"] == "run_agent"
+            missing = await s.error("modelwire/getRunRequests", {"runId": "nope"})
+            assert missing.data["code"] == "RUN_NOT_FOUND"

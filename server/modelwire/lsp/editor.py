@@ -178,9 +178,14 @@ class RunEventBridge:
         self._last_report = 0.0
 
     def __call__(self, event: dict[str, Any]) -> None:
-        self.run_id = event.get("runId")
+        # A child run's events (an orchestrator's run_agent step) go to the client too,
+        # but the progress and the run id stay the parent's: its `end` is the one that
+        # ends the request.
+        child = "parentRunId" in event
+        if not child:
+            self.run_id = event.get("runId")
         self.ls.protocol.notify(RUN_EVENT, event)
-        if self.token is not None:
+        if self.token is not None and not child:
             self._progress(event)
 
     def _progress(self, event: dict[str, Any]) -> None:
@@ -207,6 +212,8 @@ class RunEventBridge:
             message = "Waiting for the model to load…"
         elif kind == "retry":
             message = f"Retrying ({event.get('reason')})"
+        elif kind == "step" and event.get("outcome") == "running":
+            message = f"Step {event.get('step')}: {event.get('tool')} {event.get('target')}"
         elif kind == "delta":
             self._chars += len(event.get("text", ""))
             now = time.perf_counter()
