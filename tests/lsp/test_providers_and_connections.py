@@ -96,3 +96,25 @@ async def test_status_reports_version_storage_and_keyring(tmp_path: Path) -> Non
     assert status["storagePath"] == str(tmp_path / "modelwire.db")
     assert status["activeRuns"] == 0 and status["queuedRuns"] == 0
     assert isinstance(status["keyringBackend"], str) and "keyringSecure" in status
+
+
+async def test_an_ollama_connection_without_a_url_gets_the_ollama_base_url_setting(
+    tmp_path: Path,
+) -> None:
+    """A client that only sets `modelwire.ollama.baseUrl` (Neovim, say) gets that URL for
+    a new Ollama connection; other providers keep their own default."""
+    async with sidecar(tmp_path) as s:
+        s.set_settings({"ollama": {"baseUrl": "http://127.0.0.1:11500"}})
+        ollama = await s.call(
+            "modelwire/createConnection", {"name": "Ollama", "providerId": "ollama"}
+        )
+        compat = await s.call(
+            "modelwire/createConnection", {"name": "Cloud", "providerId": "openai"}
+        )
+        explicit = await s.call(
+            "modelwire/createConnection",
+            {"name": "Other", "providerId": "ollama", "baseUrl": "http://localhost:11434"},
+        )
+    assert ollama["baseUrl"] == "http://127.0.0.1:11500"
+    assert compat["baseUrl"] == "https://api.openai.com/v1"
+    assert explicit["baseUrl"] == "http://localhost:11434"

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from modelwire.core import providers as providers_module
+from modelwire.core.app import ModelWire
 from modelwire.core.providers import ENTRY_POINT_GROUP, ProviderRegistry
+from modelwire.core.settings import Settings
 from modelwire.errors import ErrorCode, ModelWireError
-from modelwire.protocol import Capabilities, ProviderDescriptor, RegisterProviderParams
+from modelwire.protocol import (
+    Capabilities,
+    CreateConnectionParams,
+    ProviderDescriptor,
+    RegisterProviderParams,
+)
 
 
 def params(**fields: Any) -> RegisterProviderParams:
@@ -102,6 +110,37 @@ def test_the_editor_can_add_an_openai_compatible_provider() -> None:
     assert added.capabilities == Capabilities(pull_model=False)
     assert registry.get("lmstudio") == added
     assert [p.id for p in registry.list()][-1] == "lmstudio"
+
+
+def test_a_provider_that_cannot_stream_is_refused_with_the_reason() -> None:
+    registry = ProviderRegistry(load_plugins=False)
+
+    err = register_error(registry, params(capabilities={"streaming": False}))
+
+    assert err.code is ErrorCode.INVALID_PARAMS
+    assert "stream" in err.message
+    assert "lmstudio" not in [p.id for p in registry.list()]
+
+
+async def test_listing_models_of_a_provider_that_cannot_list_asks_nothing_of_the_server(
+    tmp_path: Path, refused_url: str
+) -> None:
+    app = ModelWire(tmp_path / "home", load_plugins=False)
+    try:
+        app.providers.register(
+            params(id="nolist", capabilities={"listModels": False}, defaultBaseUrl=refused_url)
+        )
+        conn = app.connections.create(
+            CreateConnectionParams.model_validate({"name": "No list", "providerId": "nolist"})
+        )
+        with pytest.raises(ModelWireError) as info:
+            await app.list_models(conn.id, Settings(), refresh=True)
+    finally:
+        await app.aclose()
+    # Nothing listens at refused_url: had a request been sent, this would be
+    # ENDPOINT_UNREACHABLE.
+    assert info.value.code is ErrorCode.UNSUPPORTED
+    assert info.value.provider_id == "nolist"
 
 
 @pytest.mark.parametrize("taken", ["ollama", "openai", "embedded"])

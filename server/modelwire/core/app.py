@@ -173,6 +173,16 @@ class ModelWire:
         interactive: bool = True,
     ) -> ListModelsResult:
         conn = self.connections.get(connection_id)
+        provider = self.providers.get(conn.provider_id)
+        if not provider.capabilities.list_models:
+            raise ModelWireError(
+                ErrorCode.UNSUPPORTED,
+                f"{provider.display_name} does not list its models.",
+                "Type the model name as the connection's default model (or in "
+                "modelwire.defaultModel).",
+                connection_id=conn.id,
+                provider_id=provider.id,
+            )
         if refresh or not self.backends.has_models(conn.id):  # a cached list sends nothing
             await self._consent(conn, requester, "listModels", consent, interactive)
         try:

@@ -228,7 +228,12 @@ class ConnectionRegistry:
                 raise _name_taken(name)
         return name
 
-    def create(self, params: CreateConnectionParams) -> Connection:
+    def create(
+        self, params: CreateConnectionParams, *, ollama_base_url: str | None = None
+    ) -> Connection:
+        """Add a connection. Without a base URL it gets the provider's default, or for an
+        Ollama-protocol provider `ollama_base_url` (the `modelwire.ollama.baseUrl`
+        setting of the client that asks), loopback-checked like any other URL."""
         if params.provider_id == EMBEDDED_ID:
             raise ModelWireError(
                 ErrorCode.INVALID_PARAMS,
@@ -237,7 +242,12 @@ class ConnectionRegistry:
             )
         provider = self._providers.get(params.provider_id)
         name = self._check_name(params.name)
-        base_url = self._validate_url(provider.id, params.base_url or provider.default_base_url)
+        default_url = (
+            ollama_base_url
+            if provider.protocol == "ollama" and ollama_base_url
+            else provider.default_base_url
+        )
+        base_url = self._validate_url(provider.id, params.base_url or default_url)
         stamp = now_iso()
         conn = Connection(
             id=str(uuid.uuid4()),

@@ -118,6 +118,15 @@ class ProviderRegistry:
                 "Pick another id; core provider ids cannot be replaced.",
                 provider_id=params.id,
             )
+        if params.capabilities is not None and not params.capabilities.streaming:
+            # Both protocols are spoken streaming only (runs show text as it arrives).
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                f"Provider {params.id!r} says it cannot stream; ModelWire streams every answer.",
+                "Register it with capabilities.streaming true (every Ollama and "
+                "OpenAI-compatible server streams), or leave capabilities out.",
+                provider_id=params.id,
+            )
         parse_base_url(params.default_base_url)
         # Only Ollama's protocol is bound to loopback; an extension cannot declare an
         # Ollama-protocol provider that escapes that rule.

@@ -125,7 +125,10 @@ async def list_connections(
 
 @method(p.CREATE_CONNECTION, p.CreateConnectionParams)
 async def create_connection(ls: ModelWireServer, params: p.CreateConnectionParams) -> p.Connection:
-    return await asyncio.to_thread(ls.core.connections.create, params)  # DNS check may block
+    settings = await ls.editor.settings_for(None)
+    return await asyncio.to_thread(  # the loopback check may resolve `localhost`
+        ls.core.connections.create, params, ollama_base_url=settings.ollama_base_url
+    )
 
 
 @method(p.UPDATE_CONNECTION, p.UpdateConnectionParams)
