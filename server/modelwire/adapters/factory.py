@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from modelwire.adapters.base import Endpoint, ProviderAdapter, SecretProvider
 from modelwire.adapters.ollama import OllamaAdapter
 from modelwire.adapters.openai import OpenAIAdapter
 from modelwire.errors import ErrorCode, ModelWireError
-
-Protocol = Literal["ollama", "openai"]
 
 
 def make_adapter(
