@@ -49,7 +49,9 @@ from modelwire.adapters.transport import (
     stream_lines,
     utc_now_iso,
 )
+from modelwire.adapters.wire_values import MAX_MODELS, as_count, as_name, as_text
 from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.redaction import cap_provider_text
 
 # Both spellings: `model 'x' not found` (0.12+) and the older
 # `model "x" not found, try pulling it first`.
@@ -62,7 +64,7 @@ START_HINT = "Start it with `ollama serve` (or open the Ollama app), then try ag
 def _error_text(body: bytes) -> str:
     data = parse_json_body(body)
     if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return str(data["error"])
+        return cap_provider_text(str(data["error"]))
     return body[:300].decode("utf-8", "replace").strip()
 
 
@@ -71,17 +73,20 @@ def _preferred_address(addresses: list[str]) -> str:
     return "127.0.0.1" if "127.0.0.1" in addresses else addresses[0]
 
 
-def _model_info(entry: dict[str, Any]) -> ModelInfo:
+def _model_info(entry: dict[str, Any]) -> ModelInfo | None:
+    """One `/api/tags` entry, every field checked (a server chooses them all)."""
+    name = as_name(entry.get("name")) or as_name(entry.get("model"))
+    if name is None:
+        return None
     raw_details = entry.get("details")
     details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
-    size = entry.get("size")
     return ModelInfo(
-        id=str(entry.get("name") or entry.get("model")),
-        size=size if isinstance(size, int) else None,
-        family=details.get("family") or None,
-        parameter_size=details.get("parameter_size") or None,
-        quantization=details.get("quantization_level") or None,
-        modified_at=entry.get("modified_at") or None,
+        id=name,
+        size=as_count(entry.get("size")),
+        family=as_text(details.get("family"), 64),
+        parameter_size=as_text(details.get("parameter_size"), 64),
+        quantization=as_text(details.get("quantization_level"), 64),
+        modified_at=as_text(entry.get("modified_at"), 64),
     )
 
 
@@ -217,7 +222,7 @@ class OllamaAdapter:
         version = version_doc.get("version") if isinstance(version_doc, dict) else None
         return Health(
             reachable=True,
-            version=str(version) if version is not None else None,
+            version=as_text(version, 64),
             model_count=len(models),
             latency_ms=round(latency_ms, 2),
             checked_at=checked_at,
@@ -228,7 +233,8 @@ class OllamaAdapter:
         entries = doc.get("models") if isinstance(doc, dict) else None
         if not isinstance(entries, list):
             return []
-        return [_model_info(entry) for entry in entries if isinstance(entry, dict)]
+        infos = (_model_info(entry) for entry in entries[:MAX_MODELS] if isinstance(entry, dict))
+        return [info for info in infos if info is not None]
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         body = self.chat_body(request)
@@ -250,16 +256,16 @@ class OllamaAdapter:
                     message = data.get("message")
                     if isinstance(message, dict):
                         content = message.get("content")
-                        if content:
-                            yield Delta(str(content))
+                        if content and isinstance(content, str):
+                            yield Delta(content)
                         # Whole calls, on any line (the done line included).
                         calls += ollama_calls(message, self.label, len(calls))
                     if data.get("done") is True:
                         finish = Finish(
-                            finish_reason=str(data.get("done_reason") or "stop"),
+                            finish_reason=as_text(data.get("done_reason"), 64) or "stop",
                             usage=Usage(
-                                prompt_tokens=_int_or_none(data.get("prompt_eval_count")),
-                                completion_tokens=_int_or_none(data.get("eval_count")),
+                                prompt_tokens=as_count(data.get("prompt_eval_count")),
+                                completion_tokens=as_count(data.get("eval_count")),
                             ),
                             tool_calls=tuple(calls),
                         )
@@ -299,7 +305,7 @@ class OllamaAdapter:
         if "error" in data:
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
-                f"Ollama failed mid-answer: {data['error']}",
+                f"Ollama failed mid-answer: {cap_provider_text(str(data['error']))}",
                 "See the Ollama server log for details, then try again.",
             )
         return data
@@ -321,10 +327,10 @@ class OllamaAdapter:
                 for line in batch:
                     data = self._parse_pull_line(model, line)
                     progress = PullProgress(
-                        status=str(data.get("status", "")),
-                        digest=data.get("digest") or None,
-                        total=_int_or_none(data.get("total")),
-                        completed=_int_or_none(data.get("completed")),
+                        status=as_text(data.get("status")) or "",
+                        digest=as_text(data.get("digest"), 128),
+                        total=as_count(data.get("total")),
+                        completed=as_count(data.get("completed")),
                     )
                     yield progress
                     if progress.status == "success":
@@ -346,6 +352,7 @@ class OllamaAdapter:
             )
         error = data.get("error")
         if error is not None:
+            error = cap_provider_text(str(error))
             if _PULL_UNKNOWN in str(error):
                 # PULL_FAILED, not MODEL_NOT_FOUND: the name is unknown to the registry,
                 # so "pull it" (MODEL_NOT_FOUND's hint) would be the wrong advice.
@@ -371,7 +378,3 @@ class OllamaAdapter:
 def _body_model(request: httpx.Request) -> str:
     doc = json_object(request.content.decode("utf-8", "replace"))
     return str(doc.get("model")) if doc and doc.get("model") else "(unknown)"
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

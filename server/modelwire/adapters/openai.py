@@ -50,6 +50,7 @@ from modelwire.adapters.transport import (
     stream_lines,
     utc_now_iso,
 )
+from modelwire.adapters.wire_values import MAX_MODELS, as_count, as_name
 from modelwire.errors import ErrorCode, ModelWireError, secret_in_use
 from modelwire.redaction import EchoFilter, cap_provider_text, clean_masked, redact_field
 
@@ -91,10 +92,6 @@ def _requested_model(request: httpx.Request) -> str | None:
     return None
 
 
-# A server listing more models than this is not describing models.
-MAX_MODELS = 10_000
-
-
 def _text(value: object) -> str:
     """A server-chosen field as text: strings as they are, anything else as JSON-ish
     text, never a crash (a non-string `message` or `code` is seen in the wild)."""
@@ -109,9 +106,14 @@ def _finish_reason(value: object) -> str:
 
 def _created_iso(value: object) -> str | None:
     """`created` in seconds; some servers send milliseconds, hostile ones anything."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return None
+    if not 0 < seconds < 1e14:
+        return None
     if seconds > 1e11:  # milliseconds (1e11 s is the year 5138)
         seconds /= 1000.0
     try:
@@ -412,8 +414,8 @@ class OpenAIAdapter:
                         reported = chunk.get("usage")
                         if isinstance(reported, dict):
                             usage = Usage(
-                                prompt_tokens=_int_or_none(reported.get("prompt_tokens")),
-                                completion_tokens=_int_or_none(reported.get("completion_tokens")),
+                                prompt_tokens=as_count(reported.get("prompt_tokens")),
+                                completion_tokens=as_count(reported.get("completion_tokens")),
                             )
                         for choice in chunk.get("choices") or ():
                             if not isinstance(choice, dict):
@@ -500,14 +502,10 @@ def _model_list(doc: Any) -> list[ModelInfo]:
     return [
         ModelInfo(id=redact_field(entry["id"]), modified_at=_created_iso(entry.get("created")))
         for entry in entries[:MAX_MODELS]
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]
+        if isinstance(entry, dict) and as_name(entry.get("id")) is not None
     ]
 
 
 def _camel_header(name: str) -> str:
     head, *rest = name.removeprefix("x-").split("-")
     return head + "".join(word.capitalize() for word in rest)
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -78,6 +78,21 @@ def method(
                         retryable=False,
                     )
                 ) from None
+            except JsonRpcException:
+                raise
+            except Exception:
+                # A bug, or data nobody validated: the traceback (local paths, values)
+                # goes to the sidecar's log; the client gets one clean error, never a
+                # -32603 carrying the traceback.
+                log.exception("%s failed unexpectedly", name)
+                raise _rpc_error(
+                    ModelWireError(
+                        ErrorCode.INTERNAL,
+                        f"{name} failed with an internal error.",
+                        "This is a bug in ModelWire; the sidecar log has details.",
+                        retryable=False,
+                    )
+                ) from None
             return result.wire() if isinstance(result, p.WireModel) else result
 
         HANDLERS[name] = handler
