@@ -14,6 +14,7 @@ Standalone (the port is the first stdout line)::
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -98,6 +99,10 @@ class OpenAIDouble(HttpDouble):
         self.echo_full_key = echo_full_key
         # llama-cpp-python ignores stream_options.include_usage.
         self.honour_include_usage = honour_include_usage
+        # A hostile server (issue 15): echo the bearer key it received in every field it
+        # controls — answer text split across chunks and encoded, a model id, the
+        # finish_reason — to prove none of them reaches the user unredacted.
+        self.echo_key_everywhere = False
 
     async def handle(self, incoming: Incoming, exchange: Exchange) -> None:
         route = (incoming.method, incoming.path)
@@ -120,6 +125,9 @@ class OpenAIDouble(HttpDouble):
                 {"id": m, "object": "model", "created": created, "owned_by": "system"}
                 for m in self.models
             ]
+            if self.echo_key_everywhere:
+                key = _bearer(incoming)
+                data += [{"id": key, "object": "model", "created": created, "owned_by": key}]
             await exchange.send(200, {"object": "list", "data": data})
             return
         await self._chat(incoming, exchange)
@@ -180,6 +188,10 @@ class OpenAIDouble(HttpDouble):
             return
         b = self.behaviour
         tokens = b.tokens()
+        echo = _bearer(incoming) if self.echo_key_everywhere else ""
+        if echo:
+            tokens = ["Your key: "] + [echo[i : i + 5] for i in range(0, len(echo), 5)]
+            tokens += [" / ", *key_encodings(echo), " done."]
         limit = doc.get("max_completion_tokens", doc.get("max_tokens"))
         finish_reason = "stop"
         if isinstance(limit, int) and 0 <= limit < len(tokens):
@@ -288,12 +300,29 @@ class OpenAIDouble(HttpDouble):
                 return
             if b.chunk_delay and not await exchange.pause(b.chunk_delay):
                 return
-        exchange.queue_chunk(delta(None, finish_reason))
+        exchange.queue_chunk(delta(None, echo or finish_reason))
         if with_usage:
             exchange.queue_chunk(event([], usage=usage))
         if not b.omit_done:
             exchange.queue_chunk(b"data: [DONE]\n\n")
         await exchange.end_stream()
+
+
+def _bearer(incoming: Incoming) -> str:
+    return incoming.headers.get("authorization", "").removeprefix("Bearer ")
+
+
+def key_encodings(key: str) -> list[str]:
+    """How a hostile server may disguise an echo: each form as its own chunk."""
+    raw = key.encode()
+    return [
+        " b64:" + base64.b64encode(raw).decode(),
+        " hex:" + raw.hex(),
+        " rev:" + key[::-1],
+        " url:" + "".join(f"%{b:02X}" for b in raw),
+        " zw:" + "\u200d".join(key),
+        " mid:" + key[10:24],
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import random
 import string
 from pathlib import Path
@@ -40,11 +41,21 @@ def _canary() -> str:
 
 
 def _needles(canary: str) -> dict[str, bytes]:
+    raw = canary.encode()
+    zero_width = "\u200d".join(canary)
     return {
-        "the key": canary.encode(),
+        "the key": raw,
         "its 8-char prefix": canary[:8].encode(),
         "its 6-char suffix": canary[-6:].encode(),
-        "its base64": base64.b64encode(canary.encode()),
+        "its base64": base64.b64encode(raw),
+        "its base64 (middle)": base64.b64encode(raw)[8:32],
+        "its hex": raw.hex().encode(),
+        "its HEX": raw.hex().upper().encode(),
+        "it reversed": canary[::-1].encode(),
+        "it percent-encoded": "".join(f"%{b:02X}" for b in raw).encode(),
+        "it zero-width-joined (UTF-8)": zero_width.encode(),
+        "it zero-width-joined (JSON)": json.dumps(zero_width)[1:-1].encode(),
+        "a 12-char piece": canary[12:24].encode(),
     }
 
 
@@ -200,6 +211,25 @@ async def _surface(
         await asyncio.wait_for(long_run, 20)
     assert stopped.value.code == -32800
     openai.behave(chunk_delay=0.0, reply="fine")
+
+    # A hostile server echoes the key everywhere it controls: a model id, the answer
+    # (split into 5-char chunks, and encoded), finish_reason, a rate-limit header.
+    openai.echo_key_everywhere = True
+    models = await s.call("modelwire/listModels", {"connectionId": a["id"], "refresh": True})
+    assert any(m["id"] == "[REDACTED]" for m in models["models"]), models
+    echoed = await s.call("modelwire/startRun", run_params(ws, a["id"]))
+    assert echoed["status"] == "succeeded" and "[REDACTED]" in echoed["output"]
+    assert echoed["finishReason"] == "[REDACTED]"
+    await s.call("modelwire/getRun", {"runId": echoed["runId"]})
+    openai.echo_key_everywhere = False
+    openai.fail_next(
+        429,
+        {"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
+        {"x-ratelimit-remaining-requests": canary, "x-ratelimit-remaining-tokens": "17"},
+        times=2,
+    )
+    err = await _expect_error(s, "modelwire/startRun", run_params(ws, a["id"]))
+    assert err.data_code == "RATE_LIMITED" and err.data.get("ratelimitRemainingTokens") == 17
 
     await s.call("modelwire/getRun", {"runId": done["runId"]})
     await s.call("modelwire/listRuns", {"limit": 100, "includeOutput": True})

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -131,8 +132,40 @@ def dropped_error(label: str, exc: BaseException) -> ModelWireError:
     )
 
 
+def _shown_location(raw: str) -> str:
+    """A redirect target as safe to show: scheme, host and path only. The query string
+    (where a hostile server would echo a key or a token) and userinfo never appear."""
+    try:
+        parts = urlsplit(raw.strip())
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an invalid URL"
+    shown = f"{parts.scheme}://{host}{port}{parts.path[:100]}" if parts.scheme else parts.path[:100]
+    shown = "".join(c for c in shown if c.isprintable() and not c.isspace())
+    return shown or "another URL"
+
+
+def invalid_redirect_error(label: str) -> ModelWireError:
+    return ModelWireError(
+        ErrorCode.INVALID_BASE_URL,
+        f"{label} answered with a redirect to an invalid URL; ModelWire does not follow redirects.",
+        "Check the base URL: it should point straight at the server's API, not at a page "
+        "that redirects.",
+    )
+
+
+def _is_bad_location(exc: httpx.RemoteProtocolError) -> bool:
+    # httpx builds the redirect target even when it will not follow it, and says so.
+    return "location header" in str(exc).lower()
+
+
 def redirect_error(label: str, response: httpx.Response) -> ModelWireError:
-    where = response.headers.get("location", "another URL")
+    where = (
+        _shown_location(response.headers.get("location", ""))
+        if ("location" in response.headers)
+        else "another URL"
+    )
     return ModelWireError(
         ErrorCode.INVALID_BASE_URL,
         f"{label} redirected the request to {where}; ModelWire does not follow redirects.",
@@ -407,6 +440,8 @@ async def stream_lines(
                 failure = texts.unreachable(exc)
                 may_retry = True
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                if isinstance(exc, httpx.RemoteProtocolError) and _is_bad_location(exc):
+                    raise invalid_redirect_error(texts.label) from None
                 # Closed before any body byte: often a keep-alive connection the server had
                 # just dropped, so a retry on a fresh connection is the right move.
                 failure = dropped_error(texts.label, exc)
@@ -561,6 +596,10 @@ async def fetch_json(
         raise timeout_error(texts.label, "read", min(10.0, timeouts.idle)) from None
     except httpx.ConnectError as exc:
         raise texts.unreachable(exc) from None
+    except httpx.RemoteProtocolError as exc:
+        if _is_bad_location(exc):
+            raise invalid_redirect_error(texts.label) from None
+        raise dropped_error(texts.label, exc) from None
     except httpx.TransportError as exc:
         raise dropped_error(texts.label, exc) from None
     try:
