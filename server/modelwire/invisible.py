@@ -31,3 +31,13 @@ FORMAT_CLASS = "".join(
     for a, b in FORMAT_RANGES
 )
 HAS_FORMAT = re.compile(f"[{FORMAT_CLASS}]")
+
+# Everything that is not plain visible text: C0 controls (newline and tab included),
+# DEL, C1 controls and the format characters above.
+_HIDDEN = re.compile(f"[\x00-\x1f\x7f-\x9f{FORMAT_CLASS}]")
+
+
+def has_hidden(text: str) -> bool:
+    """True when `text` holds a control, bidi or zero-width character: never valid in
+    an identifier, a name or a URI that is stored and shown again."""
+    return _HIDDEN.search(text) is not None

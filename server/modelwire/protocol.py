@@ -7,10 +7,12 @@ this module and `docs/protocol.md` documents it; keep the three in step.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from modelwire.invisible import has_hidden
 
 # Method names live in modelwire.methods (no pydantic); re-exported for one import.
 from modelwire.methods import (
@@ -76,6 +78,17 @@ from modelwire.methods import (
 from modelwire.methods import (
     UPDATE_CONNECTION as UPDATE_CONNECTION,
 )
+
+
+def _visible(value: str) -> str:
+    if has_hidden(value):
+        raise ValueError("must not contain control, bidi or zero-width characters")
+    return value
+
+
+# An id, name or URI that is stored and shown again (run records, `modelwire runs`): an
+# escape, NUL or newline in it would forge rows and terminal output later (issue 15).
+Visible = Annotated[str, AfterValidator(_visible)]
 
 
 class WireModel(BaseModel):
@@ -329,19 +342,19 @@ class Range(Params):
 
 
 class TextDocumentId(Params):
-    uri: str = Field(min_length=1, max_length=8192)
+    uri: Visible = Field(min_length=1, max_length=8192)
 
 
 class StartRunParams(Params):
-    agent_id: str = Field(min_length=1, max_length=128)
+    agent_id: Visible = Field(min_length=1, max_length=128)
     text_document: TextDocumentId
     range: Range | None = None
-    connection_id: str | None = Field(default=None, max_length=64)
-    model_ref: str | None = Field(default=None, max_length=300)
+    connection_id: Visible | None = Field(default=None, max_length=64)
+    model_ref: Visible | None = Field(default=None, max_length=300)
     work_done_token: ProgressToken | None = None
     # Chosen by the client and echoed in every runEvent of this run, so a client with
     # several runs in flight knows which events are whose before the runId is known.
-    client_run_id: str | None = Field(default=None, min_length=1, max_length=128)
+    client_run_id: Visible | None = Field(default=None, min_length=1, max_length=128)
 
 
 RoutingSource = Literal["explicit", "settings", "fallback"]
@@ -419,7 +432,7 @@ class CancelRunResult(WireModel):
 
 class ListRunsParams(Params):
     limit: int = Field(default=50, ge=1, le=1000)
-    uri: str | None = Field(default=None, max_length=8192)
+    uri: Visible | None = Field(default=None, max_length=8192)
     include_output: bool = False
 
 

@@ -14,6 +14,14 @@ class _Parser(argparse.ArgumentParser):
     (`set-secret Cloud sk-…`) must not be echoed with them."""
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            # Keys have no common shape (`gsk_…`, `AIza…`, opaque tokens): never echo
+            # the extra arguments at all, only how many there were.
+            extra = len(message.split(":", 1)[1].split())
+            message = (
+                f"{extra} unrecognized argument(s), not shown in case one is a key "
+                "(set-secret reads the key from a hidden prompt or stdin)"
+            )
         super().error(redact(message))
 
 

@@ -205,6 +205,9 @@ def builtin_agents() -> list[Agent]:
 AGENTS_DIR = Path(".modelwire") / "agents"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 MAX_FILES = 100
+# Directory entries looked at per check: a repository with 200k files in its agents
+# folder blocked the event loop 1.1 s per run while each was stat'ed.
+MAX_SCAN_ENTRIES = 2000
 MAX_FILE_BYTES = 64 * 1024
 MAX_BODY_BYTES = 32 * 1024
 MAX_TITLE_CHARS = 100
@@ -401,14 +404,41 @@ def _id_list(raw: str, field: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _candidate_files(agent_dir: Path) -> list[str]:
+def _candidate_files(agent_dir: Path) -> tuple[list[str], bool]:
+    """The agent file names (sorted), and whether the scan stopped at its bound."""
+    names: list[str] = []
     with os.scandir(agent_dir) as entries:
-        # Dotfiles are editor droppings (`.#x.md`, swap files), not agents.
-        return sorted(
-            entry.name
-            for entry in entries
-            if entry.name.endswith(".md") and not entry.name.startswith(".")
-        )
+        for seen, entry in enumerate(entries):
+            if seen >= MAX_SCAN_ENTRIES:
+                return sorted(names), True
+            # Dotfiles are editor droppings (`.#x.md`, swap files), not agents.
+            if entry.name.endswith(".md") and not entry.name.startswith("."):
+                names.append(entry.name)
+    return sorted(names), False
+
+
+# Characters a look-alike id uses in place of another's (`exp1ain`, `revievv`).
+_CONFUSABLE = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "3": "e", "5": "s"})
+
+
+def _skeleton(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_CONFUSABLE)
+    return folded.replace("rn", "m").replace("vv", "w").replace("_", "-").strip()
+
+
+_BUILTIN_LOOKS = {_skeleton(a.id): a.id for a in _BUILTINS} | {
+    _skeleton(a.title): a.id for a in _BUILTINS
+}
+
+
+def _looks_like_builtin(agent: Agent) -> str | None:
+    """The built-in agent a workspace agent could be mistaken for, if any: same id or
+    title up to case, compatibility forms and look-alike characters."""
+    for text in (agent.id, agent.title):
+        builtin = _BUILTIN_LOOKS.get(_skeleton(text))
+        if builtin is not None:
+            return builtin
+    return None
 
 
 def load_workspace_agents(folder: Path) -> tuple[list[Agent], list[str]]:
@@ -427,10 +457,16 @@ def load_workspace_agents(folder: Path) -> tuple[list[Agent], list[str]]:
         if not _is_within(resolved_dir, root):
             warnings.append(f"{AGENTS_DIR.as_posix()} points outside the workspace folder; ignored")
             return agents, warnings
-        names = _candidate_files(resolved_dir)
+        names, truncated = _candidate_files(resolved_dir)
     except (OSError, RuntimeError, ValueError):
         # Missing folder, permission denied, symlink loop: no workspace agents.
         return agents, warnings
+
+    if truncated:
+        warnings.append(
+            f"{AGENTS_DIR.as_posix()} has more than {MAX_SCAN_ENTRIES} entries; only the "
+            f"first {MAX_SCAN_ENTRIES} were looked at"
+        )
 
     if len(names) > MAX_FILES:
         warnings.append(
@@ -466,6 +502,13 @@ def load_workspace_agents(folder: Path) -> tuple[list[Agent], list[str]]:
         if agent.id in _BUILTIN_IDS:
             warnings.append(f"{shown}: id '{agent.id}' is a built-in agent's; skipped")
             continue
+        lookalike = _looks_like_builtin(agent)
+        if lookalike is not None:
+            warnings.append(
+                f"{shown}: its id or title looks like the built-in agent '{lookalike}'; "
+                "skipped (a look-alike could be run by mistake)"
+            )
+            continue
         if agent.id in seen:
             warnings.append(f"{shown}: its id is already used by {seen[agent.id]}; skipped")
             continue
@@ -488,7 +531,10 @@ def _dir_signature(agent_dir: Path) -> _Signature | None:
         info = agent_dir.stat()
         files: list[tuple[str, int, int]] = []
         with os.scandir(agent_dir) as entries:
-            for entry in entries:
+            for seen, entry in enumerate(entries):
+                if seen >= MAX_SCAN_ENTRIES:
+                    files.append(("", -2, -2))  # bounded: the rest is not looked at
+                    break
                 if entry.name.endswith(".md"):
                     try:
                         entry_info = entry.stat()

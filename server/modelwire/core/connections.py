@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import Literal
@@ -23,6 +24,7 @@ from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
 from modelwire.core.secrets import Requester, SecretStore
 from modelwire.core.store import CHANGES_TOPIC, Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.invisible import has_hidden
 from modelwire.protocol import (
     Connection,
     CreateConnectionParams,
@@ -44,6 +46,12 @@ def connection_not_found(ref: str) -> ModelWireError:
         "list`) and use one of their names or ids; check the modelwire.defaultConnection setting.",
         connection_id=ref,
     )
+
+
+def _fold(name: str) -> str:
+    """A name as compared for duplicates: compatibility forms (full-width letters,
+    ligatures) and case folded, so look-alikes count as the same name."""
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 class ConnectionRegistry:
@@ -207,10 +215,13 @@ class ConnectionRegistry:
 
     def _check_name(self, name: str, except_id: str | None = None) -> str:
         name = name.strip()
-        if not name or any(ord(c) < 0x20 for c in name):
+        if not name or has_hidden(name):
+            # Controls, DEL, C1, bidi and zero-width characters: a name is shown in
+            # lists and prompts, and these make look-alike duplicates ("Work\u200b").
             raise ModelWireError(
                 ErrorCode.INVALID_PARAMS,
-                "A connection name must be visible text.",
+                "A connection name must be visible text (no control, bidi or zero-width "
+                "characters).",
                 "Give a short name such as 'Local Ollama'.",
             )
         if "/" in name:
@@ -220,11 +231,11 @@ class ConnectionRegistry:
                 "A connection name cannot contain '/'.",
                 "Model specifiers are written 'connection-name/model'.",
             )
-        lowered = name.lower()
+        lowered = _fold(name)
         if lowered == EMBEDDED_CONNECTION_NAME.lower():
             raise _name_taken(name)
         for conn in self._by_id.values():
-            if conn.id != except_id and conn.name.lower() == lowered:
+            if conn.id != except_id and _fold(conn.name) == lowered:
                 raise _name_taken(name)
         return name
 
