@@ -1,6 +1,6 @@
 /** Wires the pieces together: channels, the sidecar, the status bar, commands, listeners. */
 import * as vscode from 'vscode';
-import * as flows from './connectionFlows';
+import * as flows from './flows';
 import * as P from './protocol';
 import { Redactor } from './redact';
 import { RUN_SCHEME, RunDocuments } from './runDocuments';
@@ -9,7 +9,9 @@ import { RunTracker } from './runTracker';
 import { pythonExtensionApi, SidecarManager } from './server';
 import { affectsAny, LAUNCH_SETTINGS, RestartScheduler, SECTION, STATUS_SETTINGS } from './settings';
 import { StatusBar } from './statusBar';
-import { noteEditor, RedactingChannel, VsCodeSettings, VsCodeUi } from './vscodeapi';
+import { activeFolder, noteEditor, RedactingChannel, VsCodeRunHost, VsCodeSettings, VsCodeStatusItem, VsCodeUi } from './vscodeapi';
+
+let sidecarForDeactivate: SidecarManager | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const redactor = new Redactor();
@@ -17,26 +19,51 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const serverChannel = new RedactingChannel(vscode.window.createOutputChannel('ModelWire Server'), redactor);
   const tracker = new RunTracker();
   const sidecar = new SidecarManager({ serverChannel, redactor, onRunEvent: (e) => tracker.handle(e) });
+  sidecarForDeactivate = sidecar;
   const ui = new VsCodeUi();
+  const settings = new VsCodeSettings();
   const docs = new RunDocuments();
-  const status = new StatusBar(sidecar);
-  const runs = new RunController(sidecar, tracker, docs, log, ui, () => status.refresh(true));
+  const statusItem = new VsCodeStatusItem();
+  const status = new StatusBar({
+    sidecar,
+    item: statusItem,
+    activeFolder: () => {
+      const f = activeFolder();
+      return f ? { uri: f.uri.toString(), name: f.name } : undefined;
+    },
+  });
+  const runs = new RunController({
+    sidecar,
+    tracker,
+    outputs: docs,
+    log,
+    ui,
+    host: new VsCodeRunHost(context.globalState),
+    settings,
+    finished: () => status.refresh(true),
+  });
   const restarts = new RestartScheduler(() => sidecar.restart());
   let tokens = 0;
   const deps: flows.Deps = {
     ui,
     sidecar,
-    settings: new VsCodeSettings(),
+    settings,
     changed: () => status.refresh(true),
     newToken: () => `modelwire-${Date.now()}-${++tokens}`,
+    addConnection: () => flows.addConnection(deps),
+    runOnEmbedded: () => runs.runAgent('file', undefined, { connectionId: 'embedded' }),
   };
-  context.subscriptions.push(log, serverChannel, sidecar, docs, runs, status, { dispose: () => restarts.dispose() });
+  context.subscriptions.push(log, serverChannel, sidecar, docs, statusItem, status, runs, { dispose: () => restarts.dispose() });
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(RUN_SCHEME, docs));
 
   const command = (id: string, fn: (...args: unknown[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  command('modelwire.runAgentOnFile', (agentId?: unknown) => runs.runAgent('file', typeof agentId === 'string' ? agentId : undefined));
-  command('modelwire.runAgentOnSelection', (agentId?: unknown) => runs.runAgent('selection', typeof agentId === 'string' ? agentId : undefined));
+  const agentArg = (arg: unknown) => (typeof arg === 'string' ? arg : undefined);
+  command('modelwire.runAgentOnFile', (agentId?: unknown) => runs.runAgent('file', agentArg(agentId)));
+  command('modelwire.runAgentOnSelection', (agentId?: unknown) => runs.runAgent('selection', agentArg(agentId)));
+  for (const agent of ['explain', 'review', 'document', 'summarize']) command(`modelwire.${agent}`, () => runs.runOnEditor(agent));
+  command('modelwire.runWorkspaceAgent', () => runs.runOnEditor(undefined, true));
+  command('modelwire.runOnEmbedded', () => runs.runAgent('file', undefined, { connectionId: 'embedded' }));
   command('modelwire.selectDefaultConnection', () => flows.selectDefaultConnection(deps));
   command('modelwire.addConnection', () => flows.addConnection(deps));
   command('modelwire.editConnection', () => flows.editConnection(deps));
@@ -87,10 +114,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   // The Python extension's interpreter matters only when modelwire.server.python is unset.
   void pythonExtensionApi().then((api) => {
-    const event = api?.environments?.onDidChangeActiveEnvironmentPath;
-    if (!event) return;
+    if (!api) return;
     context.subscriptions.push(
-      event(() => {
+      api.environments.onDidChangeActiveEnvironmentPath(() => {
         if (!vscode.workspace.getConfiguration(SECTION).get<string>('server.python')) void restarts.request();
       }),
     );
@@ -99,6 +125,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   void sidecar.start();
 }
 
-export function deactivate(): void {
-  // Disposables in context.subscriptions stop the sidecar.
+/** Returning the stop lets VS Code wait for the sidecar's `shutdown`/`exit`. */
+export function deactivate(): Promise<void> | undefined {
+  const sidecar = sidecarForDeactivate;
+  sidecarForDeactivate = undefined;
+  return sidecar?.stop();
 }

@@ -57,7 +57,9 @@ export function statusBarText(listing: ListConnectionsResult | undefined): strin
       : '$(plug) ModelWire: no default connection';
   }
   const model = effectiveModel(listing, current);
-  return `$(plug) ${current.name} · ${model ?? 'no model'}`;
+  // The embedded model is a 135M toy: the status bar must not let it pass for a real one.
+  const name = current.providerId === 'embedded' ? `${current.name} (small local demo model)` : current.name;
+  return `$(plug) ${name} · ${model ?? 'no model'}`;
 }
 
 export function defaultConnection(listing: ListConnectionsResult | undefined): Connection | undefined {
@@ -80,6 +82,11 @@ export function effectiveModel(
 }
 
 export function healthText(name: string, health: HealthResult): string {
+  if (health.reachable && health.error) {
+    // The server answered but refused: a wrong key must never read as "reachable".
+    const hint = typeof health.error.hint === 'string' && health.error.hint ? ` ${health.error.hint}` : '';
+    return `${name} answered, but: ${health.error.message}${hint}`;
+  }
   if (health.reachable) {
     const parts = [health.version ? `version ${health.version}` : undefined,
       health.modelCount !== undefined ? `${health.modelCount} model${health.modelCount === 1 ? '' : 's'}` : undefined,

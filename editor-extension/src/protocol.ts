@@ -315,6 +315,8 @@ export interface StatusResult {
   activeRuns: number;
   queuedRuns: number;
   connections: ConnectionLoad[];
+  /** Set when the run store could not be opened: runs are kept in memory only. */
+  storageError?: string | null;
 }
 
 // --- Run events (notification modelwire/runEvent) ----------------------------------
@@ -327,17 +329,21 @@ interface RunEventBase {
 }
 
 export type RunEvent =
-  | (RunEventBase & { kind: 'queued'; position: number })
+  | (RunEventBase & { kind: 'queued'; position: number; connectionId?: string })
   | (RunEventBase & { kind: 'started'; routing: Routing })
-  | (RunEventBase & { kind: 'loading'; waitedMs: number })
+  /** `reason` is set while the sidecar starts the embedded model server; none: no token yet. */
+  | (RunEventBase & { kind: 'loading'; waitedMs: number; reason?: string | null })
   | (RunEventBase & { kind: 'delta'; text: string })
   | (RunEventBase & { kind: 'retry'; reason: string; delayMs: number })
   | (RunEventBase & {
       kind: 'end';
       status: RunStatus;
-      finishReason?: string;
-      usage?: RunUsage;
+      finishReason?: string | null;
+      usage?: RunUsage | null;
       timings?: Timings;
+      errorCode?: string | null;
+      /** Why a diagnostics answer produced no findings (it could not be read as findings). */
+      notice?: string | null;
     })
   | (RunEventBase & { kind: 'error'; code: string; message: string; hint?: string });
 

@@ -1,13 +1,15 @@
 /**
  * Finds the interpreter that runs the sidecar: `modelwire.server.python`, else the Python
- * extension's active interpreter (optional), else `python3`; and checks that it can
- * import modelwire before we try to start it. No vscode import: sources are injected.
+ * extension's active environment (optional), else a workspace folder's `.venv`, else
+ * `python3`; the first of those that can import modelwire is used, so a new user does
+ * not have to set anything when one of them has it. No vscode import: sources are injected.
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export type InterpreterSource = 'setting' | 'python-extension' | 'default';
+export type InterpreterSource = 'setting' | 'python-extension' | 'workspace-venv' | 'default';
 
 export interface Interpreter {
   command: string;
@@ -21,6 +23,10 @@ export interface InterpreterSources {
   pythonExtension: () => Promise<string | undefined>;
   /** For `${workspaceFolder}` and relative paths in the setting. */
   workspaceFolder?: string;
+  /** Local paths of the workspace folders, searched for a `.venv`. */
+  workspaceFolders?: string[];
+  /** Does this file exist? (injected for tests) */
+  exists?: (file: string) => boolean;
 }
 
 export const DEFAULT_PYTHON = 'python3';
@@ -35,6 +41,25 @@ export function expandSetting(value: string, workspaceFolder?: string): string {
   if (workspaceFolder && out.includes('/') && !path.isAbsolute(out)) {
     out = path.resolve(workspaceFolder, out);
   }
+  return out;
+}
+
+/**
+ * Every interpreter worth trying, best first. A set `modelwire.server.python` is the only
+ * candidate: the user said which one, and a silent substitute would hide their mistake.
+ */
+export async function interpreterCandidates(sources: InterpreterSources): Promise<Interpreter[]> {
+  const first = await resolveInterpreter(sources);
+  if (first.source === 'setting') return [first];
+  const out = first.source === 'default' ? [] : [first];
+  const exists = sources.exists ?? ((file: string) => fs.existsSync(file));
+  for (const folder of sources.workspaceFolders ?? []) {
+    for (const rel of [['.venv', 'bin', 'python'], ['.venv', 'Scripts', 'python.exe']]) {
+      const candidate = path.join(folder, ...rel);
+      if (exists(candidate) && !out.some((i) => i.command === candidate)) out.push({ command: candidate, source: 'workspace-venv' });
+    }
+  }
+  out.push({ command: DEFAULT_PYTHON, source: 'default' });
   return out;
 }
 
@@ -86,7 +111,9 @@ export function missingModelwireMessage(interp: Interpreter, detail: string): st
       ? 'modelwire.server.python'
       : interp.source === 'python-extension'
         ? "the Python extension's interpreter"
-        : 'the default python3';
+        : interp.source === 'workspace-venv'
+          ? "the workspace's .venv"
+          : 'the default python3';
   const notFound = /ENOENT/.test(detail);
   const problem = notFound
     ? `ModelWire cannot start: the interpreter "${interp.command}" (${where}) was not found.`

@@ -23,10 +23,16 @@ export interface TrackedRun {
   status: RunStatus;
   queuePosition?: number;
   loadingMs?: number;
+  /** Set while the sidecar starts the embedded model server (the `loading` reason). */
+  loadingReason?: string;
+  /** Local clock (ms) when the run got its slot: the progress counts from here. */
+  startedAt?: number;
   output: string;
   lastSeq: number;
   finishReason?: string;
   usage?: RunUsage;
+  /** The `end` event's notice: e.g. a review answer that could not be read as findings. */
+  notice?: string;
   timings?: Timings;
   error?: { code: string; message: string; hint?: string };
   cancelRequested: boolean;
@@ -87,7 +93,7 @@ export class RunTracker {
       if (event.seq <= run.lastSeq) return run; // duplicate or late
       run.lastSeq = event.seq;
     }
-    apply(run, event);
+    apply(run, event, Date.now());
     for (const listener of this.listeners) listener(run, event);
     return run;
   }
@@ -123,7 +129,7 @@ export class RunTracker {
   }
 }
 
-function apply(run: TrackedRun, event: RunEvent): void {
+function apply(run: TrackedRun, event: RunEvent, now: number): void {
   switch (event.kind) {
     case 'queued':
       run.status = 'queued';
@@ -133,9 +139,13 @@ function apply(run: TrackedRun, event: RunEvent): void {
       run.status = 'running';
       run.routing = event.routing;
       run.queuePosition = undefined;
+      run.startedAt ??= now;
       break;
     case 'loading':
       run.loadingMs = event.waitedMs;
+      // A reasonless `loading` comes from the model server itself: it is up, and has not
+      // answered yet (loading weights or reading the prompt). Only the reason says "starting".
+      run.loadingReason = typeof event.reason === 'string' && event.reason ? event.reason : undefined;
       break;
     case 'delta':
       run.status = 'running';
@@ -145,9 +155,10 @@ function apply(run: TrackedRun, event: RunEvent): void {
       break;
     case 'end':
       run.status = event.status;
-      run.finishReason = event.finishReason;
-      run.usage = event.usage;
+      run.finishReason = event.finishReason ?? undefined;
+      run.usage = event.usage ?? undefined;
       run.timings = event.timings;
+      run.notice = typeof event.notice === 'string' && event.notice ? event.notice : undefined;
       break;
     case 'error':
       run.error = { code: event.code, message: event.message, hint: event.hint };
@@ -155,16 +166,20 @@ function apply(run: TrackedRun, event: RunEvent): void {
   }
 }
 
-/** The progress notification's message for a run's current state. */
-export function progressMessage(run: TrackedRun): string {
+/**
+ * The progress notification's message for a run's current state. `now` makes the
+ * waiting counters tick: a frozen "loading (1 s)" reads like a hang.
+ */
+export function progressMessage(run: TrackedRun, now: number = Date.now()): string {
   if (run.cancelRequested) return 'cancelling…';
   if (run.status === 'queued') {
     return run.queuePosition !== undefined ? `queued (position ${run.queuePosition})` : 'queued';
   }
   const where = run.routing ? `${run.routing.connectionName} · ${run.routing.modelRef}` : '';
-  if (!run.output && run.loadingMs !== undefined) {
-    return `${where} — loading the model (${Math.round(run.loadingMs / 1000)} s)`;
+  if (!run.output) {
+    const waited = run.startedAt !== undefined ? ` (${Math.max(0, Math.round((now - run.startedAt) / 1000))} s)` : '';
+    if (run.loadingReason) return `${where} — ${run.loadingReason}${waited}`;
+    return `${where} — waiting for the first token${waited}`;
   }
-  if (!run.output) return `${where} — waiting for the first token`;
   return `${where} — streaming`;
 }

@@ -15,14 +15,23 @@ export interface RunView {
   totalMs?: number;
   error?: { code: string; message: string; hint?: string };
   diagnosticsCount?: number;
+  /** Why a diagnostics answer produced no findings: shown, never a silent empty Problems panel. */
+  notice?: string;
   done: boolean;
+}
+
+/** The embedded provider is a 135M-parameter demo: every place that names it says so. */
+export const EMBEDDED_LABEL = 'small local demo model';
+
+export function routingText(r: Routing): string {
+  const provider = r.providerId === 'embedded' ? `embedded, ${EMBEDDED_LABEL}` : r.providerId;
+  return `${r.connectionName} (${provider}) · ${r.modelRef} · source: ${r.source}`;
 }
 
 export function runDocumentText(view: RunView): string {
   const lines = [`# ${view.title} · ${view.file}`, ''];
   if (view.routing) {
-    const r = view.routing;
-    lines.push(`_${r.connectionName} (${r.providerId}) · ${r.modelRef} · source: ${r.source}_`, '');
+    lines.push(`_${routingText(view.routing)}_`, '');
   } else if (!view.done) {
     lines.push(view.queuePosition !== undefined ? `_queued (position ${view.queuePosition})…_` : '_waiting for the sidecar…_', '');
   }
@@ -38,6 +47,7 @@ export function runDocumentText(view: RunView): string {
     } else {
       lines.push(`_${view.status} · ${timing}_`);
     }
+    if (view.notice) lines.push('', `> **Note:** ${view.notice}`);
     if (view.diagnosticsCount) {
       lines.push('', `${view.diagnosticsCount} finding${view.diagnosticsCount === 1 ? '' : 's'} in the Problems panel.`);
     }

@@ -1,138 +1,176 @@
 /**
- * Running an agent on the current file or selection: pick the agent, stream the output
- * into a read-only document beside the file, show progress with a working Cancel, and
- * write one routing line per run to the "ModelWire" output channel.
+ * Running an agent on the current file or selection: pick the agent, stream the answer
+ * into its (file, agent) output, show progress with a working Cancel, write one routing
+ * line per run to the "ModelWire" output channel, and say what went wrong with a way out
+ * (runRecovery.ts). Everything VS Code-specific comes in through interfaces (runHost.ts),
+ * so the whole run path is unit-tested.
  */
-import * as vscode from 'vscode';
-import { errorText, ErrorInfo, toErrorInfo } from './errors';
+import { CancelSource } from './cancel';
+import { ErrorInfo, toErrorInfo } from './errors';
 import { fileLabel, routingLine } from './format';
 import * as P from './protocol';
-import { RunDocuments } from './runDocuments';
+import { LineLog, RunHost, RunOutputs } from './runHost';
+import { RecoveryDeps, reportFailure, reportNotice, suggestRealModel } from './runRecovery';
 import { progressMessage, RunTracker, TrackedRun } from './runTracker';
 import { RunView } from './runView';
-import { SidecarManager } from './server';
-import { Ui } from './ui';
+import { SettingsStore, Sidecar, Ui } from './ui';
 
-export class RunController implements vscode.Disposable {
+/** What a run is about: a document, maybe a range, and the folder whose settings apply. */
+export interface RunTarget {
+  uri: string;
+  range?: P.Range;
+  folder?: { uri: string; name: string };
+}
+
+export interface RunOptions {
+  /** Route this run to a connection the user picked (NO_DEFAULT_CONNECTION, "Run on Embedded"). */
+  connectionId?: string;
+}
+
+export interface RunControllerDeps {
+  sidecar: Sidecar;
+  tracker: RunTracker;
+  outputs: RunOutputs;
+  log: LineLog;
+  ui: Ui;
+  host: RunHost;
+  settings: SettingsStore;
+  /** Told after every run: its outcome says something about the connection's health. */
+  finished?: () => void;
+}
+
+export class RunController {
   private readonly cancels = new Map<number, () => void>();
 
-  constructor(
-    private readonly sidecar: SidecarManager,
-    private readonly tracker: RunTracker,
-    private readonly docs: RunDocuments,
-    private readonly log: vscode.OutputChannel,
-    private readonly ui: Ui,
-    /** Told after every run: its outcome says something about the connection's health. */
-    private readonly finished: () => void = () => {},
-  ) {}
+  constructor(private readonly d: RunControllerDeps) {}
 
-  async runAgent(mode: 'file' | 'selection', agentArg?: string): Promise<P.RunRecord | undefined> {
-    const editor = vscode.window.activeTextEditor;
-    if (!editor || (editor.document.uri.scheme !== 'file' && editor.document.uri.scheme !== 'untitled')) {
-      void this.ui.warn('ModelWire: open a file first, then run an agent on it.');
+  async runAgent(mode: 'file' | 'selection', agentArg?: string, options: RunOptions = {}): Promise<P.RunRecord | undefined> {
+    const editor = this.d.host.activeEditor();
+    if (!editor) {
+      void this.d.ui.warn('ModelWire: open a file first, then run an agent on it.');
       return undefined;
     }
-    const document = editor.document;
-    const selection = editor.selection;
-    if (mode === 'selection' && selection.isEmpty) {
-      void this.ui.warn('ModelWire: select some text first (or use "ModelWire: Run Agent on File").');
+    if (mode === 'selection' && !editor.selection) {
+      void this.d.ui.warn('ModelWire: select some text first (or use "ModelWire: Run Agent on File").');
       return undefined;
     }
-    const folder = vscode.workspace.getWorkspaceFolder(document.uri);
-    let agents: P.AgentInfo[];
-    try {
-      agents = (await this.sidecar.request<P.ListAgentsResult>(P.LIST_AGENTS, folder ? { scopeUri: folder.uri.toString() } : {})).agents;
-    } catch (err) {
-      await this.report(toErrorInfo(err));
-      return undefined;
-    }
-    const agent =
-      agents.find((a) => a.id === agentArg) ??
-      (agentArg
-        ? undefined
-        : await this.ui.pick(
-            agents.map((a) => ({
-              label: a.title,
-              description: `${a.id}${a.output === 'diagnostics' ? ' · findings in Problems' : ''}${a.origin === 'workspace' ? ' · workspace' : ''}`,
-              detail: a.description || undefined,
-              value: a,
-            })),
-            { title: mode === 'file' ? `Run Agent on ${fileLabel(document.uri.toString())}` : 'Run Agent on Selection', placeholder: 'Agent' },
-          ));
-    if (!agent) {
-      if (agentArg) void this.ui.error(`ModelWire: there is no agent "${agentArg}".`);
-      return undefined;
-    }
-    const range: P.Range | undefined =
-      mode === 'selection'
-        ? { start: { line: selection.start.line, character: selection.start.character }, end: { line: selection.end.line, character: selection.end.character } }
-        : undefined;
-    return this.start(agent, document, range);
+    const agent = await this.chooseAgent(editor.folder, mode === 'file' ? `Run Agent on ${fileLabel(editor.uri)}` : 'Run Agent on Selection', agentArg);
+    if (!agent) return undefined;
+    return this.start(agent, { uri: editor.uri, range: mode === 'selection' ? editor.selection : undefined, folder: editor.folder }, options);
   }
 
-  private async start(agent: P.AgentInfo, document: vscode.TextDocument, range: P.Range | undefined): Promise<P.RunRecord | undefined> {
-    const uri = document.uri.toString();
-    const file = fileLabel(uri);
-    const run = this.tracker.begin(agent.id, agent.title, uri);
+  /**
+   * The context menu's and keybindings' entry: a named agent (or a pick among the
+   * workspace's own) on the selection when there is one, else on the file.
+   */
+  async runOnEditor(agentId: string | undefined, onlyWorkspace = false): Promise<P.RunRecord | undefined> {
+    const editor = this.d.host.activeEditor();
+    if (!editor) {
+      void this.d.ui.warn('ModelWire: open a file first, then run an agent on it.');
+      return undefined;
+    }
+    const agent = await this.chooseAgent(editor.folder, `Run a workspace agent on ${fileLabel(editor.uri)}`, agentId, onlyWorkspace);
+    if (!agent) return undefined;
+    return this.start(agent, { uri: editor.uri, range: editor.selection, folder: editor.folder });
+  }
+
+  /** The agent named by a command argument (context menu, keybinding), else the user's pick. */
+  private async chooseAgent(folder: RunTarget['folder'], title: string, agentArg?: string, onlyWorkspace = false): Promise<P.AgentInfo | undefined> {
+    let agents: P.AgentInfo[];
+    try {
+      agents = (await this.d.sidecar.request<P.ListAgentsResult>(P.LIST_AGENTS, folder ? { scopeUri: folder.uri } : {})).agents;
+    } catch (err) {
+      await reportFailure(this.recovery(), toErrorInfo(err));
+      return undefined;
+    }
+    if (agentArg) {
+      const named = agents.find((a) => a.id === agentArg);
+      if (!named) void this.d.ui.error(`ModelWire: there is no agent "${agentArg}".`);
+      return named;
+    }
+    if (onlyWorkspace) {
+      agents = agents.filter((a) => a.origin === 'workspace');
+      if (agents.length === 0) {
+        void this.d.ui.info('ModelWire: this folder has no agents of its own yet (.modelwire/agents/*.md).');
+        return undefined;
+      }
+    }
+    return this.d.ui.pick(
+      agents.map((a) => ({
+        label: a.title,
+        description: `${a.id}${a.output === 'diagnostics' ? ' · findings in Problems' : ''}${a.origin === 'workspace' ? ' · workspace' : ''}`,
+        detail: a.description || undefined,
+        value: a,
+      })),
+      { title, placeholder: 'Agent' },
+    );
+  }
+
+  async start(agent: P.AgentInfo, target: RunTarget, options: RunOptions = {}): Promise<P.RunRecord | undefined> {
+    const file = fileLabel(target.uri);
+    const run = this.d.tracker.begin(agent.id, agent.title, target.uri);
     const view: RunView = { title: agent.title, file, status: 'queued', output: '', done: false };
-    const docUri = this.docs.create(view);
-    const requestCancel = new vscode.CancellationTokenSource();
+    const output = this.d.outputs.open(view, `${target.uri}#${agent.id}`);
+    const requestCancel = new CancelSource();
     const started = Date.now();
     let firstDeltaAt: number | undefined;
 
     let progressReport: ((message: string) => void) | undefined;
-    const unsubscribe = this.tracker.onEvent((r, event) => {
+    const unsubscribe = this.d.tracker.onEvent((r, event) => {
       if (r !== run) return;
       if (event.kind === 'delta' && firstDeltaAt === undefined) firstDeltaAt = Date.now();
       Object.assign(view, { routing: r.routing, status: r.status, output: r.output, queuePosition: r.queuePosition, loadingMs: r.loadingMs });
-      this.docs.touch(docUri);
+      output.update();
       progressReport?.(progressMessage(r));
     });
+    const stopTicking = this.d.host.every(1000, () => progressReport?.(progressMessage(run)));
     const cancel = () => {
       if (run.cancelRequested) return;
       run.cancelRequested = true;
       progressReport?.(progressMessage(run));
       if (run.runId) {
-        this.sidecar.request<P.CancelRunResult>(P.CANCEL_RUN, { runId: run.runId }).catch(() => requestCancel.cancel());
+        this.d.sidecar.request<P.CancelRunResult>(P.CANCEL_RUN, { runId: run.runId }).catch(() => requestCancel.cancel());
       } else {
         requestCancel.cancel(); // $/cancelRequest on startRun
       }
     };
     this.cancels.set(run.key, cancel);
-    void this.docs.show(docUri);
+    // Closing the run's panel means the user no longer wants the answer: stop paying for it.
+    output.onClosed(() => {
+      if (this.cancels.has(run.key)) cancel();
+    });
 
     let record: P.RunRecord | undefined;
     let failure: ErrorInfo | undefined;
     try {
-      record = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `ModelWire: ${agent.title} on ${file}`, cancellable: true },
-        async (progress, token) => {
-          progressReport = (message) => progress.report({ message });
-          progressReport(progressMessage(run));
-          token.onCancellationRequested(cancel);
-          const params: P.StartRunParams = {
-            agentId: agent.id,
-            textDocument: { uri },
-            clientRunId: run.clientRunId,
-            ...(range ? { range } : {}),
-          };
-          return this.sidecar.request<P.RunRecord>(P.START_RUN, params, requestCancel.token);
-        },
-      );
-      this.tracker.settle(run, record.runId);
+      record = await this.d.ui.progress(`ModelWire: ${agent.title} on ${file}`, true, async (progress, token) => {
+        progressReport = (message) => progress.report(message);
+        progressReport(progressMessage(run));
+        token.onCancellationRequested(cancel);
+        const params: P.StartRunParams = {
+          agentId: agent.id,
+          textDocument: { uri: target.uri },
+          clientRunId: run.clientRunId,
+          ...(target.range ? { range: target.range } : {}),
+          ...(options.connectionId ? { connectionId: options.connectionId } : {}),
+        };
+        return this.d.sidecar.request<P.RunRecord>(P.START_RUN, params, requestCancel.token);
+      });
+      this.d.tracker.settle(run, record.runId);
     } catch (err) {
       failure = toErrorInfo(err);
     } finally {
+      stopTicking();
       unsubscribe();
       this.cancels.delete(run.key);
       requestCancel.dispose();
-      this.tracker.finish(run);
+      this.d.tracker.finish(run);
     }
 
     // A failed or cancelled run still has a record: fetch it for routing and timings.
     if (!record && run.runId) {
       try {
-        record = await this.sidecar.request<P.RunRecord>(P.GET_RUN, { runId: run.runId });
+        record = await this.d.sidecar.request<P.RunRecord>(P.GET_RUN, { runId: run.runId });
       } catch {
         record = undefined;
       }
@@ -143,7 +181,7 @@ export class RunController implements vscode.Disposable {
     const routing = record?.routing ?? run.routing;
     const firstTokenMs = record?.timings.firstTokenMs ?? run.timings?.firstTokenMs ?? (firstDeltaAt !== undefined ? firstDeltaAt - started : undefined);
     const totalMs = record?.timings.totalMs ?? run.timings?.totalMs ?? Date.now() - started;
-    this.log.appendLine(routingLine({ agentId: agent.id, file, routing, status, firstTokenMs, totalMs, errorCode }, new Date()));
+    this.d.log.appendLine(routingLine({ agentId: agent.id, file, routing, status, firstTokenMs, totalMs, errorCode }, new Date()));
 
     const error = failure && !cancelled ? failure : !cancelled && run.error ? { ...run.error, hint: run.error.hint ?? '' } : undefined;
     Object.assign(view, {
@@ -154,52 +192,66 @@ export class RunController implements vscode.Disposable {
       totalMs,
       error: error ? { code: error.code, message: error.message, hint: error.hint } : undefined,
       diagnosticsCount: record?.diagnosticsCount,
+      notice: run.notice,
       done: true,
     });
-    this.docs.touch(docUri, true);
-    this.finished();
-    if (error && status === 'failed') await this.report({ code: error.code, message: error.message, hint: error.hint ?? '', cancelled: false });
+    output.update(true);
+    this.d.finished?.();
+    if (run.notice && status === 'succeeded') await reportNotice(this.recovery(), agent.title, file, run.notice);
+    if (error && status === 'failed') {
+      await reportFailure(this.recovery(), { ...error, hint: error.hint ?? '', cancelled: false, data: failure?.data }, {
+        routing,
+        target,
+        rerun: (connectionId) => this.start(agent, target, { connectionId }),
+      });
+    } else if (status === 'succeeded' && routing?.providerId === 'embedded') {
+      await suggestRealModel(this.recovery());
+    }
     return record;
   }
 
-  /** Errors go to the output channel with their hint, and to a notification. */
-  private async report(info: ErrorInfo): Promise<void> {
-    if (info.cancelled) return;
-    this.log.appendLine(`  ${info.code}: ${errorText(info)}`);
-    const actions: string[] = [];
-    if (info.code === P.ErrorCode.ENDPOINT_UNREACHABLE || info.code === P.ErrorCode.AUTH_FAILED) actions.push('Test Connection');
-    if (info.code === P.ErrorCode.NO_DEFAULT_CONNECTION || info.code === P.ErrorCode.CONNECTION_NOT_FOUND) actions.push('Select Default Connection');
-    if (info.code === P.ErrorCode.MODEL_NOT_FOUND) actions.push('Pull Ollama Model');
-    actions.push('Show Output');
-    const choice = await this.ui.error(`ModelWire: ${errorText(info)}`, ...actions);
-    if (choice === 'Test Connection') await vscode.commands.executeCommand('modelwire.testConnection');
-    else if (choice === 'Select Default Connection') await vscode.commands.executeCommand('modelwire.selectDefaultConnection');
-    else if (choice === 'Pull Ollama Model') await vscode.commands.executeCommand('modelwire.pullModel');
-    else if (choice === 'Show Output') this.log.show(true);
+  private recovery(): RecoveryDeps {
+    return { ui: this.d.ui, sidecar: this.d.sidecar, settings: this.d.settings, host: this.d.host, log: this.d.log };
   }
 
-  /** "ModelWire: Cancel Run": the only running run, or the one the user picks. */
+  /** "ModelWire: Cancel Run" (and Escape in a run panel): the only running run, or the one the user picks. */
   async cancelRun(): Promise<void> {
-    const runs = this.tracker.activeRuns().filter((r) => !r.cancelRequested);
+    const runs = this.d.tracker.activeRuns().filter((r) => !r.cancelRequested);
     if (runs.length === 0) {
-      void this.ui.info('ModelWire: no run is in progress.');
+      void this.d.ui.info('ModelWire: no run is in progress.');
       return;
     }
     const run: TrackedRun | undefined =
       runs.length === 1
         ? runs[0]
-        : await this.ui.pick(
+        : await this.d.ui.pick(
             runs.map((r) => ({ label: `${r.agentTitle} · ${fileLabel(r.uri)}`, description: progressMessage(r), value: r })),
             { title: 'Cancel Run', placeholder: 'Which run?' },
           );
     if (run) this.cancels.get(run.key)?.();
   }
 
-  /** Open a past run (from the history) in a run document. */
+  /** Cancel one run by its sidecar id (the Runs view's Cancel). */
+  cancelRunId(runId: string): boolean {
+    const run = this.d.tracker.activeRuns().find((r) => r.runId === runId);
+    if (!run) return false;
+    this.cancels.get(run.key)?.();
+    return true;
+  }
+
+  /** Run a past run's agent again on its file (the Runs view's Re-run). */
+  async rerun(record: P.RunRecord): Promise<P.RunRecord | undefined> {
+    const folder = this.d.settings.folders().find((f) => record.uri.startsWith(f.uri.endsWith('/') ? f.uri : `${f.uri}/`));
+    const agent = await this.chooseAgent(folder, 'Re-run', record.agentId);
+    if (!agent) return undefined;
+    return this.start(agent, { uri: record.uri, folder });
+  }
+
+  /** Open a past run (from the history) in its output. */
   async showRecord(record: P.RunRecord): Promise<void> {
     let full = record;
     try {
-      full = await this.sidecar.request<P.RunRecord>(P.GET_RUN, { runId: record.runId });
+      full = await this.d.sidecar.request<P.RunRecord>(P.GET_RUN, { runId: record.runId });
     } catch {
       // Show what the listing had.
     }
@@ -215,8 +267,7 @@ export class RunController implements vscode.Disposable {
       diagnosticsCount: full.diagnosticsCount,
       done: true,
     };
-    const uri = this.docs.create(view);
-    await this.docs.show(uri);
+    this.d.outputs.open(view, `history#${full.runId}`).update(true);
   }
 
   dispose(): void {

@@ -12,12 +12,12 @@ import {
   WorkDoneProgress,
 } from 'vscode-languageclient/node';
 import * as P from './protocol';
-import { Interpreter, missingModelwireMessage, probeModelwire, resolveInterpreter } from './python';
+import { PythonExtension } from '@vscode/python-extension';
+import { Interpreter, interpreterCandidates, missingModelwireMessage, probeModelwire } from './python';
 import { Redactor } from './redact';
 import { PYTHON_SETTING, SECTION } from './settings';
+import { SidecarState, SidecarStatus } from './statusBar';
 import { CancelToken, Sidecar, WorkDoneProgressValue } from './ui';
-
-export type SidecarState = 'stopped' | 'starting' | 'running' | 'failed';
 
 export interface SidecarOptions {
   serverChannel: vscode.OutputChannel;
@@ -49,25 +49,35 @@ export function buildClient(interp: Interpreter, opts: SidecarOptions): Language
   return client;
 }
 
-/** The Python extension's interpreter for the workspace, when that extension is there. */
-interface PythonExtensionApi {
-  environments?: {
-    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string } | undefined;
-    onDidChangeActiveEnvironmentPath?: vscode.Event<unknown>;
-  };
-}
-
-export async function pythonExtensionApi(): Promise<PythonExtensionApi | undefined> {
-  const ext = vscode.extensions.getExtension<PythonExtensionApi>('ms-python.python');
-  if (!ext) return undefined;
+/** The Python extension's API, when ms-python.python is installed (it is optional). */
+export async function pythonExtensionApi(): Promise<PythonExtension | undefined> {
+  if (!vscode.extensions.getExtension('ms-python.python')) return undefined;
   try {
-    return ext.isActive ? ext.exports : await ext.activate();
+    return await PythonExtension.api();
   } catch {
     return undefined;
   }
 }
 
-export class SidecarManager implements Sidecar, vscode.Disposable {
+/**
+ * The executable of the Python extension's active environment. Its `path` can be an
+ * environment folder rather than an interpreter: resolveEnvironment gives the executable.
+ */
+export async function pythonExtensionInterpreter(resource: vscode.Uri | undefined): Promise<string | undefined> {
+  const api = await pythonExtensionApi();
+  if (!api) return undefined;
+  const active = api.environments.getActiveEnvironmentPath(resource);
+  const resolved = await api.environments.resolveEnvironment(active);
+  return resolved?.executable.uri?.fsPath;
+}
+
+/** "Set Interpreter": in a remote window (code-server, SSH, WSL) machine settings live in the Remote tab. */
+export async function openInterpreterSetting(): Promise<void> {
+  const command = vscode.env.remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings';
+  await vscode.commands.executeCommand(command, PYTHON_SETTING);
+}
+
+export class SidecarManager implements Sidecar, SidecarStatus, vscode.Disposable {
   private client: LanguageClient | undefined;
   private _state: SidecarState = 'stopped';
   private readonly stateEmitter = new vscode.EventEmitter<SidecarState>();
@@ -107,21 +117,33 @@ export class SidecarManager implements Sidecar, vscode.Disposable {
     this.setState('starting');
     const folder = vscode.workspace.workspaceFolders?.[0];
     const setting = vscode.workspace.getConfiguration(SECTION).get<string>('server.python');
-    const interp = await resolveInterpreter({
+    const candidates = await interpreterCandidates({
       setting,
       workspaceFolder: folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined,
-      pythonExtension: async () => (await pythonExtensionApi())?.environments?.getActiveEnvironmentPath(folder?.uri)?.path,
+      workspaceFolders: (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath),
+      pythonExtension: () => pythonExtensionInterpreter(folder?.uri),
     });
+    // The first candidate that can import modelwire; failing all, report the best one.
+    let interp = candidates[0];
+    let probe = await probeModelwire(interp.command);
+    for (const next of candidates.slice(1)) {
+      if (probe.ok) break;
+      const tried = await probeModelwire(next.command);
+      this.opts.serverChannel.appendLine(`Tried ${next.command} (${next.source}): ${tried.ok ? 'has modelwire' : tried.detail}`);
+      if (tried.ok) {
+        interp = next;
+        probe = tried;
+      }
+    }
     this.interpreter = interp;
     this.opts.serverChannel.appendLine(`Starting the sidecar: ${interp.command} -m modelwire serve (interpreter from ${interp.source})`);
-    const probe = await probeModelwire(interp.command);
     if (!probe.ok) {
       this.problem = missingModelwireMessage(interp, probe.detail);
       this.opts.serverChannel.appendLine(this.problem);
       this.setState('failed');
       void vscode.window.showErrorMessage(this.problem, 'Set Interpreter', 'Copy Install Command').then(async (choice) => {
         if (choice === 'Set Interpreter') {
-          await vscode.commands.executeCommand('workbench.action.openSettings', PYTHON_SETTING);
+          await openInterpreterSetting();
         } else if (choice === 'Copy Install Command') {
           await vscode.env.clipboard.writeText(`"${interp.command}" -m pip install -e /path/to/modelwire`);
         }

@@ -2,27 +2,43 @@
  * "$(plug) <connection> · <model>" for the active file's workspace folder, asked of the
  * sidecar (it resolves `modelwire.defaultConnection` per folder). Warning colours when the
  * connection's health check fails. Refreshes on editor and setting changes; never restarts
- * the sidecar.
+ * the sidecar. The item and the sidecar come in as interfaces, so this is unit-tested.
  */
-import * as vscode from 'vscode';
 import { defaultConnection, effectiveModel, healthText, statusBarText } from './format';
 import * as P from './protocol';
-import { SidecarManager } from './server';
-import { activeFolder } from './vscodeapi';
+import { Sidecar } from './ui';
 
 const HEALTH_TTL_MS = 15_000;
 
-export class StatusBar implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('modelwire.connection', vscode.StatusBarAlignment.Right, 100);
+export type SidecarState = 'stopped' | 'starting' | 'running' | 'failed';
+
+/** The status-bar entry as this module drives it; vscodeapi.ts maps `tone` to theme colours. */
+export interface StatusItem {
+  text: string;
+  tooltip: string | undefined;
+  command: string | undefined;
+  tone: 'normal' | 'warning' | 'error';
+}
+
+export interface SidecarStatus extends Pick<Sidecar, 'request'> {
+  readonly state: SidecarState;
+  readonly lastProblem: string;
+}
+
+export interface StatusBarDeps {
+  sidecar: SidecarStatus;
+  item: StatusItem;
+  activeFolder: () => { uri: string; name: string } | undefined;
+}
+
+export class StatusBar {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
   private readonly health = new Map<string, { at: number; result: P.HealthResult }>();
 
-  constructor(private readonly sidecar: SidecarManager) {
-    this.item.name = 'ModelWire connection';
-    this.item.command = 'modelwire.selectDefaultConnection';
-    this.item.text = '$(plug) ModelWire';
-    this.item.show();
+  constructor(private readonly d: StatusBarDeps) {
+    d.item.command = 'modelwire.selectDefaultConnection';
+    d.item.text = '$(plug) ModelWire';
   }
 
   /** Refresh soon; `forgetHealth` re-tests the connection (after a change or a test). */
@@ -38,44 +54,43 @@ export class StatusBar implements vscode.Disposable {
     this.refresh(false, 0);
   }
 
-  private async update(): Promise<void> {
+  async update(): Promise<void> {
+    const item = this.d.item;
     const generation = ++this.generation;
-    const state = this.sidecar.state;
+    const state = this.d.sidecar.state;
     if (state !== 'running') {
-      this.item.text = state === 'failed' ? '$(warning) ModelWire: not running' : '$(sync~spin) ModelWire: starting';
-      this.item.tooltip = state === 'failed' ? this.sidecar.lastProblem : 'Starting the ModelWire sidecar…';
-      this.item.backgroundColor = state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
-      this.item.command = state === 'failed' ? 'modelwire.showOutput' : undefined;
+      item.text = state === 'failed' ? '$(warning) ModelWire: not running' : '$(sync~spin) ModelWire: starting';
+      item.tooltip = state === 'failed' ? this.d.sidecar.lastProblem : 'Starting the ModelWire sidecar…';
+      item.tone = state === 'failed' ? 'error' : 'normal';
+      item.command = state === 'failed' ? 'modelwire.showOutput' : undefined;
       return;
     }
-    this.item.command = 'modelwire.selectDefaultConnection';
-    const folder = activeFolder();
+    item.command = 'modelwire.selectDefaultConnection';
+    const folder = this.d.activeFolder();
     let listing: P.ListConnectionsResult;
     try {
-      listing = await this.sidecar.request<P.ListConnectionsResult>(P.LIST_CONNECTIONS, folder ? { scopeUri: folder.uri.toString() } : {});
+      listing = await this.d.sidecar.request<P.ListConnectionsResult>(P.LIST_CONNECTIONS, folder ? { scopeUri: folder.uri } : {});
     } catch {
       if (generation !== this.generation) return;
-      this.item.text = '$(warning) ModelWire';
-      this.item.tooltip = 'Could not ask the sidecar for the connections.';
+      item.text = '$(warning) ModelWire';
+      item.tooltip = 'Could not ask the sidecar for the connections.';
       return;
     }
     if (generation !== this.generation) return;
     const connection = defaultConnection(listing);
-    this.item.text = statusBarText(listing);
+    item.text = statusBarText(listing);
+    item.tone = 'normal';
     if (!connection) {
-      this.item.backgroundColor = undefined;
-      this.item.tooltip = listing.connections.length
-        ? 'No default connection here: click to choose one.'
-        : 'No connection yet: run "ModelWire: Add Connection".';
-      this.item.command = listing.connections.length ? 'modelwire.selectDefaultConnection' : 'modelwire.addConnection';
+      item.tooltip = listing.connections.length ? 'No default connection here: click to choose one.' : 'No connection yet: click to add one.';
+      item.command = listing.connections.length ? 'modelwire.selectDefaultConnection' : 'modelwire.addConnection';
       return;
     }
     const model = effectiveModel(listing, connection) ?? 'no model';
     const scope = folder ? `workspace folder "${folder.name}"` : 'this window';
     const source = listing.defaultSource === 'settings' ? 'from settings' : listing.defaultSource === 'single' ? 'the only connection' : listing.defaultSource ?? '';
-    const base = `ModelWire for ${scope}: ${connection.name} (${connection.providerId}) · ${model} — ${source}\n${connection.baseUrl}\nClick to change.`;
-    this.item.tooltip = base;
-    this.item.backgroundColor = undefined;
+    const demo = connection.providerId === 'embedded' ? '\nA small local demo model: fine for a first try, weak on real code.' : '';
+    const base = `ModelWire for ${scope}: ${connection.name} (${connection.providerId}) · ${model} — ${source}${demo}\n${connection.baseUrl}\nClick to change, add a connection, or run on Embedded.`;
+    item.tooltip = base;
 
     // The embedded model is started by the sidecar on first use: a health check would
     // start it just to colour the status bar.
@@ -83,7 +98,7 @@ export class StatusBar implements vscode.Disposable {
     let health = this.health.get(connection.id);
     if (!health || Date.now() - health.at > HEALTH_TTL_MS) {
       try {
-        const result = await this.sidecar.request<P.HealthResult>(P.TEST_CONNECTION, { connectionId: connection.id });
+        const result = await this.d.sidecar.request<P.HealthResult>(P.TEST_CONNECTION, { connectionId: connection.id });
         health = { at: Date.now(), result };
         this.health.set(connection.id, health);
       } catch {
@@ -91,14 +106,13 @@ export class StatusBar implements vscode.Disposable {
       }
     }
     if (generation !== this.generation || !health) return;
-    if (!health.result.reachable) {
-      this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
-      this.item.tooltip = `${healthText(connection.name, health.result)}\n\n${base}`;
+    if (!health.result.reachable || health.result.error) {
+      item.tone = 'warning';
+      item.tooltip = `${healthText(connection.name, health.result)}\n\n${base}`;
     }
   }
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.item.dispose();
   }
 }

@@ -24,3 +24,12 @@ export function baseUrlProblem(value: string, localOnly: boolean): string | unde
   }
   return undefined;
 }
+
+/** Is this base URL a server on this machine (so a down one can be stood in for locally)? */
+export function isLoopbackUrl(value: string): boolean {
+  try {
+    return LOOPBACK_HOSTS.has(new URL(value).hostname);
+  } catch {
+    return false;
+  }
+}

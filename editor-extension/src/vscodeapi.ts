@@ -5,6 +5,8 @@
  */
 import * as vscode from 'vscode';
 import { Redactor } from './redact';
+import { EditorTarget, RunHost } from './runHost';
+import { StatusItem } from './statusBar';
 import { SECTION } from './settings';
 import { CancelToken, InputOptions, PickItem, PickOptions, Progress, Scope, SettingsStore, Ui } from './ui';
 
@@ -101,9 +103,11 @@ export function activeFolder(): vscode.WorkspaceFolder | undefined {
 }
 
 let lastFolder: vscode.WorkspaceFolder | undefined;
+let lastFileEditor: vscode.TextEditor | undefined;
 /** Remember the folder of the last real file editor (run documents have none). */
 export function noteEditor(editor: vscode.TextEditor | undefined): void {
   if (!editor) return;
+  if (editor.document.uri.scheme === 'file' || editor.document.uri.scheme === 'untitled') lastFileEditor = editor;
   const folder = vscode.workspace.getWorkspaceFolder(editor.document.uri);
   if (folder) lastFolder = folder;
 }
@@ -179,5 +183,82 @@ export class RedactingChannel implements vscode.OutputChannel {
   }
   dispose(): void {
     this.inner.dispose();
+  }
+}
+
+/** The status-bar entry behind the `StatusItem` interface: `tone` picks the theme colour. */
+export class VsCodeStatusItem implements StatusItem, vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('modelwire.connection', vscode.StatusBarAlignment.Right, 100);
+  private _tone: StatusItem['tone'] = 'normal';
+
+  constructor() {
+    this.item.name = 'ModelWire connection';
+    this.item.show();
+  }
+  get text(): string {
+    return this.item.text;
+  }
+  set text(value: string) {
+    this.item.text = value;
+  }
+  get tooltip(): string | undefined {
+    return typeof this.item.tooltip === 'string' ? this.item.tooltip : undefined;
+  }
+  set tooltip(value: string | undefined) {
+    this.item.tooltip = value;
+  }
+  get command(): string | undefined {
+    return typeof this.item.command === 'string' ? this.item.command : undefined;
+  }
+  set command(value: string | undefined) {
+    this.item.command = value;
+  }
+  get tone(): StatusItem['tone'] {
+    return this._tone;
+  }
+  set tone(value: StatusItem['tone']) {
+    this._tone = value;
+    this.item.backgroundColor = value === 'normal' ? undefined : new vscode.ThemeColor(value === 'error' ? 'statusBarItem.errorBackground' : 'statusBarItem.warningBackground');
+  }
+  dispose(): void {
+    this.item.dispose();
+  }
+}
+
+function toRange(selection: vscode.Selection): EditorTarget['selection'] {
+  if (selection.isEmpty) return undefined;
+  return { start: { line: selection.start.line, character: selection.start.character }, end: { line: selection.end.line, character: selection.end.character } };
+}
+
+/** The run path's view of VS Code: the active file editor, commands, one-time flags, timers. */
+export class VsCodeRunHost implements RunHost {
+  constructor(private readonly state: vscode.Memento) {}
+
+  activeEditor(): EditorTarget | undefined {
+    // Focus in a panel or view leaves no active editor: the file the user last edited counts.
+    const visible = lastFileEditor && vscode.window.visibleTextEditors.includes(lastFileEditor) ? lastFileEditor : undefined;
+    const editor = vscode.window.activeTextEditor ?? visible;
+    if (!editor || (editor.document.uri.scheme !== 'file' && editor.document.uri.scheme !== 'untitled')) return undefined;
+    const folder = vscode.workspace.getWorkspaceFolder(editor.document.uri);
+    return {
+      uri: editor.document.uri.toString(),
+      selection: toRange(editor.selection),
+      folder: folder ? { uri: folder.uri.toString(), name: folder.name } : undefined,
+    };
+  }
+
+  async executeCommand(command: string, ...args: unknown[]): Promise<unknown> {
+    return vscode.commands.executeCommand(command, ...args);
+  }
+
+  firstTime(key: string): boolean {
+    if (this.state.get<boolean>(key)) return false;
+    void this.state.update(key, true);
+    return true;
+  }
+
+  every(ms: number, tick: () => void): () => void {
+    const timer = setInterval(tick, ms);
+    return () => clearInterval(timer);
   }
 }

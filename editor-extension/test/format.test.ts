@@ -25,6 +25,8 @@ test('status bar shows the default connection and the model the scope would use'
   assert.equal(statusBarText({ ...listing, defaultModel: 'Team OpenAI/gpt-4.1' }), '$(plug) Team OpenAI · gpt-4.1');
   assert.equal(statusBarText({ connections: [ollama, openai] }), '$(plug) ModelWire: no default connection');
   assert.equal(statusBarText({ connections: [] }), '$(plug) ModelWire: add a connection');
+  const embedded: Connection = { ...ollama, id: 'embedded', name: 'Embedded', providerId: 'embedded', defaultModel: 'SmolLM2-135M-Instruct' };
+  assert.equal(statusBarText({ connections: [embedded], defaultConnectionId: 'embedded', defaultSource: 'fallback' }), '$(plug) Embedded (small local demo model) · SmolLM2-135M-Instruct');
   assert.equal(effectiveModel({ connections: [], defaultModel: 'qwen2.5' }, ollama), 'qwen2.5');
 });
 
@@ -33,6 +35,11 @@ test('health reads as reachable with details, or as the error and its hint', () 
   assert.equal(
     healthText('Local Ollama', { connectionId: 'c1', reachable: false, checkedAt: '', error: { code: 'ENDPOINT_UNREACHABLE', message: 'Ollama is not running at http://localhost:11434.', hint: 'Start it with `ollama serve`.' } }),
     'Ollama is not running at http://localhost:11434. Start it with `ollama serve`.',
+  );
+  // A 401 is an answer, not a working connection.
+  assert.equal(
+    healthText('Team OpenAI', { connectionId: 'c2', reachable: true, checkedAt: '', error: { code: 'AUTH_FAILED', message: 'The server refused the API key (401).', hint: 'Check the key.' } }),
+    'Team OpenAI answered, but: The server refused the API key (401). Check the key.',
   );
 });
 

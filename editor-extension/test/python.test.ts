@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { test } from 'node:test';
-import { expandSetting, missingModelwireMessage, probeModelwire, resolveInterpreter } from '../src/python';
+import { expandSetting, interpreterCandidates, missingModelwireMessage, probeModelwire, resolveInterpreter } from '../src/python';
 
 test('the setting wins, then the Python extension, then python3', async () => {
   const ext = async () => '/envs/py/bin/python';
@@ -35,4 +35,12 @@ test('a missing interpreter says so', async () => {
   const probe = await probeModelwire('/nope/python');
   assert.equal(probe.ok, false);
   assert.match(missingModelwireMessage({ command: '/nope/python', source: 'setting' }, probe.detail), /was not found/);
+});
+
+test('without a setting, a workspace .venv is tried after the Python extension and before python3', async () => {
+  const exists = (file: string) => file === '/w/app/.venv/bin/python';
+  const candidates = await interpreterCandidates({ setting: '', pythonExtension: async () => '/envs/py/bin/python', workspaceFolders: ['/w/app', '/w/lib'], exists });
+  assert.deepEqual(candidates.map((c) => `${c.source}:${c.command}`), ['python-extension:/envs/py/bin/python', 'workspace-venv:/w/app/.venv/bin/python', 'default:python3']);
+  // A setting is the user's explicit choice: never silently replaced by another interpreter.
+  assert.deepEqual(await interpreterCandidates({ setting: '/opt/py', pythonExtension: async () => '/x', workspaceFolders: ['/w/app'], exists }), [{ command: '/opt/py', source: 'setting' }]);
 });

@@ -73,10 +73,32 @@ test('the progress message follows the run', () => {
   t.handle({ runId: 'r', seq: 0, kind: 'queued', position: 2 });
   assert.equal(progressMessage(run), 'queued (position 2)');
   t.handle({ runId: 'r', seq: 1, kind: 'started', routing });
-  t.handle({ runId: 'r', seq: 2, kind: 'loading', waitedMs: 3000 });
-  assert.equal(progressMessage(run), 'Local Ollama · llama3.2 — loading the model (3 s)');
+  const started = run.startedAt!;
+  assert.equal(progressMessage(run, started + 400), 'Local Ollama · llama3.2 — waiting for the first token (0 s)');
+  t.handle({ runId: 'r', seq: 2, kind: 'loading', waitedMs: 1000 });
+  // The server answered nothing yet: the counter keeps ticking instead of freezing at 1 s.
+  assert.equal(progressMessage(run, started + 7200), 'Local Ollama · llama3.2 — waiting for the first token (7 s)');
   t.handle({ runId: 'r', seq: 3, kind: 'delta', text: 'x' });
   assert.equal(progressMessage(run), 'Local Ollama · llama3.2 — streaming');
   run.cancelRequested = true;
   assert.equal(progressMessage(run), 'cancelling…');
+});
+
+test('the embedded server starting is said as such, then the wait is for the first token', () => {
+  const t = new RunTracker();
+  const run = t.begin('explain', 'Explain', 'file:///a.py');
+  const embedded = { ...routing, connectionName: 'Embedded', providerId: 'embedded', modelRef: 'smollm2' };
+  t.handle({ runId: 'r', seq: 1, kind: 'started', routing: embedded });
+  t.handle({ runId: 'r', seq: 2, kind: 'loading', waitedMs: 0, reason: 'starting the embedded model' });
+  assert.equal(progressMessage(run, run.startedAt! + 2100), 'Embedded · smollm2 — starting the embedded model (2 s)');
+  t.handle({ runId: 'r', seq: 3, kind: 'loading', waitedMs: 1000, reason: null });
+  assert.equal(progressMessage(run, run.startedAt! + 4000), 'Embedded · smollm2 — waiting for the first token (4 s)');
+});
+
+test("the end event's notice is kept on the run", () => {
+  const t = new RunTracker();
+  const run = t.begin('review', 'Review', 'file:///a.py');
+  const notice = "The model's review could not be read as findings; its answer is shown as text.";
+  t.handle({ runId: 'r', seq: 1, kind: 'end', status: 'succeeded', finishReason: null, usage: null, errorCode: null, notice });
+  assert.equal(run.notice, notice);
 });

@@ -15,3 +15,15 @@ test('a finished run ends with its outcome; a failed one with the code and hint'
   const failed = runDocumentText({ title: 'Explain', file: 'a.py', status: 'failed', output: '', done: true, error: { code: 'ENDPOINT_UNREACHABLE', message: 'Ollama is not running at http://localhost:9', hint: 'Start it with `ollama serve`.' } });
   assert.match(failed, /\*\*failed: ENDPOINT_UNREACHABLE\*\* — Ollama is not running at http:\/\/localhost:9\. Start it with `ollama serve`\./);
 });
+
+test("a review whose answer could not be read as findings says so under the answer", () => {
+  const notice = "The model's review could not be read as findings; its answer is shown as text.";
+  const text = runDocumentText({ title: 'Review', file: 'a.py', routing, status: 'succeeded', output: 'Looks fine to me', done: true, diagnosticsCount: 0, notice });
+  assert.match(text, /Looks fine to me[\s\S]*> \*\*Note:\*\* The model's review could not be read as findings/);
+});
+
+test('the embedded connection is labelled a small local demo model', () => {
+  const embedded = { ...routing, connectionName: 'Embedded', providerId: 'embedded', modelRef: 'SmolLM2-135M-Instruct', source: 'fallback' as const };
+  const text = runDocumentText({ title: 'Explain', file: 'a.py', routing: embedded, status: 'running', output: '', done: false });
+  assert.match(text, /Embedded \(embedded, small local demo model\) · SmolLM2-135M-Instruct · source: fallback/);
+});

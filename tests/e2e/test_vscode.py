@@ -62,6 +62,16 @@ def test_extension_unit_tests_pass() -> None:
         timeout=300,
     )
     assert compiled.returncode == 0, f"tsc failed:\n{compiled.stdout}{compiled.stderr}"
+    eslint = EXTENSION / "node_modules" / "eslint" / "bin" / "eslint.js"
+    missing_or_fail([] if eslint.exists() else ["eslint in editor-extension/node_modules"])
+    linted = subprocess.run(
+        [node, str(eslint), "--max-warnings", "0", "src", "test"],
+        cwd=EXTENSION,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert linted.returncode == 0, f"eslint failed:\n{linted.stdout}{linted.stderr}"
     tests = sorted(str(p) for p in (EXTENSION / "out" / "test").glob("*.test.js"))
     result = subprocess.run(
         [node, "--test", "--test-reporter=spec", *tests],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as flows from '../src/connectionFlows';
+import * as flows from '../src/flows';
 import * as P from '../src/protocol';
 import { FakeSidecar, MemorySettings, rpcError, ScriptedUi } from './fakes';
 
@@ -19,15 +19,22 @@ function conn(id: string, name: string, providerId: string, extra: Partial<P.Con
 }
 
 /** A sidecar with a connection table, like the real one. */
-function sidecar(opts: { reachable?: (attempt: number) => boolean; models?: string[] } = {}) {
+function sidecar(opts: { reachable?: (attempt: number) => boolean; models?: string[]; health?: (attempt: number) => P.HealthResult; embedded?: boolean } = {}) {
   const connections: P.Connection[] = [];
   let tests = 0;
   const fake = new FakeSidecar((method, params) => {
     switch (method) {
       case P.LIST_PROVIDERS:
         return { providers: [OLLAMA, OPENAI] };
-      case P.LIST_CONNECTIONS:
-        return { connections, defaultConnectionId: connections[0]?.id };
+      case P.LIST_CONNECTIONS: {
+        if (!opts.embedded) return { connections, defaultConnectionId: connections[0]?.id };
+        // Like the sidecar's routing: Embedded when there is no connection, the only one, else none.
+        const embedded = conn('embedded', 'Embedded', 'embedded', { baseUrl: 'managed://embedded' });
+        const all = [...connections, embedded];
+        if (connections.length === 0) return { connections: all, defaultConnectionId: 'embedded', defaultSource: 'fallback' };
+        if (connections.length === 1) return { connections: all, defaultConnectionId: connections[0].id, defaultSource: 'single' };
+        return { connections: all };
+      }
       case P.CREATE_CONNECTION: {
         const c = conn(`id${connections.length + 1}`, params.name, params.providerId, { baseUrl: params.baseUrl });
         connections.push(c);
@@ -45,6 +52,7 @@ function sidecar(opts: { reachable?: (attempt: number) => boolean; models?: stri
       }
       case P.TEST_CONNECTION: {
         tests++;
+        if (opts.health) return opts.health(tests);
         const ok = opts.reachable ? opts.reachable(tests) : true;
         return ok
           ? { connectionId: params.connectionId, reachable: true, checkedAt: 't' }
@@ -166,8 +174,7 @@ test('test connection reports the error with its hint', async () => {
 
 test('pulling a model passes a work-done token and reports its progress', async () => {
   const c = conn('a', 'Local Ollama', 'ollama');
-  let fake!: FakeSidecar;
-  fake = new FakeSidecar((method, params) => {
+  const fake: FakeSidecar = new FakeSidecar((method, params) => {
     if (method === P.LIST_PROVIDERS) return { providers: [OLLAMA, OPENAI] };
     if (method === P.LIST_CONNECTIONS) return { connections: [c, conn('b', 'Team OpenAI', 'openai')] };
     if (method === P.PULL_MODEL) {
@@ -203,4 +210,88 @@ test('run history items show routing, timings and outcome', () => {
   assert.equal(item.label, '$(check) explain · app.py');
   assert.equal(item.description, 'Local Ollama (ollama) · llama3.2 · settings');
   assert.match(item.detail ?? '', /first token 200 ms · total 1.50 s · succeeded/);
+});
+
+const AUTH_FAILED_HEALTH = (id: string): P.HealthResult => ({
+  connectionId: id, reachable: true, checkedAt: 't',
+  error: { code: 'AUTH_FAILED', message: 'The server refused the API key (HTTP 401).', hint: 'Check the key.' },
+});
+
+test('a refused key during Add Connection goes back to the key box, and the new key is tested', async () => {
+  const { fake } = sidecar({ health: (n) => (n === 1 ? AUTH_FAILED_HEALTH('id1') : { connectionId: 'id1', reachable: true, checkedAt: 't' }) });
+  const ui = new ScriptedUi([
+    { pick: 'OpenAI-compatible' }, { type: 'Team' }, { type: 'http://127.0.0.1:8081/v1' }, { type: 'wrong-key' },
+    { button: 'Re-enter Key' }, { type: KEY }, { pick: 'llama3.2' }, { escape: true },
+  ]);
+  const added = await flows.addConnection({ ui, sidecar: fake, settings: new MemorySettings() });
+  assert.equal(added?.name, 'Team');
+  const refused = ui.shown.find((s) => s.kind === 'warn');
+  assert.match(refused?.text ?? '', /Team answered, but: The server refused the API key/);
+  assert.deepEqual(fake.calls.filter((c) => c.method === P.SET_SECRET).map((c) => c.params.secret), ['wrong-key', KEY]);
+  assert.equal(fake.calls.filter((c) => c.method === P.TEST_CONNECTION).length, 2);
+  assert.equal(ui.shown.filter((s) => s.kind === 'input' && s.password).length, 2, 'the key box came back');
+});
+
+test('Escape at the model step removes the new connection: nothing is added and routing is as it was', async () => {
+  const { fake, connections } = sidecar({ embedded: true, reachable: () => false });
+  const settings = new MemorySettings();
+  const ui = new ScriptedUi([{ pick: 'Ollama' }, { type: 'Local Ollama' }, { type: 'http://localhost:11434' }, { button: 'Continue' }, { escape: true }]);
+  assert.equal(await flows.addConnection({ ui, sidecar: fake, settings }), undefined);
+  assert.deepEqual(connections, []);
+  assert.ok(fake.methods().includes(P.DELETE_CONNECTION));
+  assert.match(ui.shown[ui.shown.length - 1].text, /"Local Ollama" was not added and routing is as it was/);
+  assert.equal(settings.values.size, 0);
+});
+
+test('Add Connection ends with "make it the default?", and the chosen folder gets it', async () => {
+  const { fake } = sidecar({ embedded: true });
+  const folders = [{ uri: 'file:///w/alpha', name: 'alpha' }];
+  const settings = new MemorySettings(folders, folders[0]);
+  const ui = new ScriptedUi([{ pick: 'Ollama' }, { type: 'Local Ollama' }, { type: 'http://localhost:11434' }, { pick: 'llama3.2' }, { pick: 'Workspace folder: alpha' }]);
+  await flows.addConnection({ ui, sidecar: fake, settings });
+  const question = ui.shown.find((s) => s.text.startsWith('Make "Local Ollama" the default?'));
+  assert.deepEqual(question?.items, ['Workspace folder: alpha', 'User (every workspace)', 'Not now: keep runs on "Embedded"']);
+  assert.equal(settings.read('defaultConnection', { kind: 'folder', ...folders[0] }), 'Local Ollama');
+  assert.match(ui.shown[ui.shown.length - 1].text, /added "Local Ollama" \(Ollama, llama3\.2\)\. It is now the default for workspace folder "alpha"\./);
+});
+
+test('Escape at the default question keeps runs on the Embedded fallback, in user settings, and says so', async () => {
+  const { fake } = sidecar({ embedded: true });
+  const settings = new MemorySettings();
+  const ui = new ScriptedUi([{ pick: 'Ollama' }, { type: 'Local Ollama' }, { type: 'http://localhost:11434' }, { pick: 'llama3.2' }, { escape: true }]);
+  await flows.addConnection({ ui, sidecar: fake, settings });
+  assert.equal(settings.read('defaultConnection', { kind: 'user' }), 'Embedded');
+  assert.match(ui.shown[ui.shown.length - 1].text, /Runs still go to "Embedded" \(written as modelwire\.defaultConnection in your user settings/);
+});
+
+test('a default that comes from settings is not touched by a new connection', async () => {
+  const { fake, connections } = sidecar({ embedded: true });
+  connections.push(conn('a', 'Local Ollama', 'ollama'));
+  const settings = new MemorySettings();
+  await settings.write('defaultConnection', 'Local Ollama', { kind: 'user' });
+  const ui = new ScriptedUi([{ pick: 'OpenAI-compatible' }, { type: 'Team' }, { type: 'http://127.0.0.1:8081/v1' }, { type: '' }, { pick: 'llama3.2' }, { escape: true }]);
+  await flows.addConnection({ ui, sidecar: fake, settings });
+  assert.deepEqual([...settings.values.entries()], [['user|defaultConnection', 'Local Ollama']]);
+});
+
+test('Test Connection with a refused key is a warning with "Re-enter Key", never "reachable"', async () => {
+  const { fake, connections } = sidecar({ health: (n) => (n === 1 ? AUTH_FAILED_HEALTH('a') : { connectionId: 'a', reachable: true, checkedAt: 't', latencyMs: 3 }) });
+  connections.push(conn('a', 'Team OpenAI', 'openai', { hasSecret: true }));
+  const ui = new ScriptedUi([{ pick: 'Team OpenAI' }, { button: 'Re-enter Key' }, { type: KEY }]);
+  const health = await flows.testConnection({ ui, sidecar: fake, settings: new MemorySettings() });
+  const warning = ui.shown.find((s) => s.kind === 'warn');
+  assert.match(warning?.text ?? '', /answered, but: The server refused the API key/);
+  assert.deepEqual(warning?.items, ['Re-enter Key']);
+  assert.ok(!ui.shown.some((s) => s.kind === 'info' && /is reachable/.test(s.text) && s.text.includes('refused')));
+  assert.equal(health?.error, undefined, 'the second test, with the new key, passed');
+  assert.ok(ui.shown.some((s) => s.kind === 'info' && /Team OpenAI is reachable/.test(s.text)));
+});
+
+test('the status-bar picker offers Add Connection and Run on Embedded', async () => {
+  const { fake } = sidecar({ embedded: true });
+  let ran = 0;
+  const ui = new ScriptedUi([{ pick: 'Run on Embedded' }]);
+  await flows.selectDefaultConnection({ ui, sidecar: fake, settings: new MemorySettings(), addConnection: async () => undefined, runOnEmbedded: async () => ran++ });
+  assert.deepEqual(ui.shown[0].items, ['Embedded', '$(add) Add Connection…', '$(play) Run on Embedded']);
+  assert.equal(ran, 1);
 });
