@@ -3,7 +3,11 @@ import * as vscode from 'vscode';
 import * as flows from './flows';
 import * as P from './protocol';
 import { Redactor } from './redact';
-import { RUN_SCHEME, RunDocuments } from './runDocuments';
+import { EXPLAIN_FINDING, FindingActions } from './findingActions';
+import { PROPOSAL_SCHEME, Proposals } from './proposals';
+import { RunPanels } from './runPanels';
+import { OutcomeFilter } from './views/treeModel';
+import { ConnectionsTree, ModelWireItem, RunsTree } from './views/trees';
 import { RunController } from './runs';
 import { RunTracker } from './runTracker';
 import { pythonExtensionApi, SidecarManager } from './server';
@@ -22,7 +26,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   sidecarForDeactivate = sidecar;
   const ui = new VsCodeUi();
   const settings = new VsCodeSettings();
-  const docs = new RunDocuments();
+  const proposals = new Proposals();
+  const panels = new RunPanels(context.extensionUri, proposals);
   const statusItem = new VsCodeStatusItem();
   const status = new StatusBar({
     sidecar,
@@ -32,15 +37,26 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       return f ? { uri: f.uri.toString(), name: f.name } : undefined;
     },
   });
+  const folderOf = () => {
+    const f = activeFolder();
+    return f ? { uri: f.uri.toString(), name: f.name } : undefined;
+  };
+  const connectionsTree = new ConnectionsTree(sidecar, folderOf);
+  const runsTree = new RunsTree(sidecar, () => settings.folders());
   const runs = new RunController({
     sidecar,
     tracker,
-    outputs: docs,
+    outputs: panels,
     log,
     ui,
     host: new VsCodeRunHost(context.globalState),
     settings,
-    finished: () => status.refresh(true),
+    finished: () => {
+      status.refresh(true);
+      connectionsTree.refresh();
+      runsTree.refresh();
+    },
+    started: () => runsTree.refresh(),
   });
   const restarts = new RestartScheduler(() => sidecar.restart());
   let tokens = 0;
@@ -48,13 +64,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ui,
     sidecar,
     settings,
-    changed: () => status.refresh(true),
+    changed: () => {
+      status.refresh(true);
+      connectionsTree.refresh();
+    },
     newToken: () => `modelwire-${Date.now()}-${++tokens}`,
     addConnection: () => flows.addConnection(deps),
     runOnEmbedded: () => runs.runAgent('file', undefined, { connectionId: 'embedded' }),
   };
-  context.subscriptions.push(log, serverChannel, sidecar, docs, statusItem, status, runs, { dispose: () => restarts.dispose() });
-  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(RUN_SCHEME, docs));
+  context.subscriptions.push(log, serverChannel, sidecar, panels, proposals, statusItem, status, runs, connectionsTree, runsTree, { dispose: () => restarts.dispose() });
+  context.subscriptions.push(
+    vscode.window.createTreeView('modelwire.connections', { treeDataProvider: connectionsTree, showCollapseAll: false }),
+    vscode.window.createTreeView('modelwire.runs', { treeDataProvider: runsTree, showCollapseAll: true }),
+  );
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(PROPOSAL_SCHEME, proposals),
+    vscode.languages.registerCodeActionsProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new FindingActions(), {
+      providedCodeActionKinds: FindingActions.kinds,
+    }),
+  );
 
   const command = (id: string, fn: (...args: unknown[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
@@ -66,12 +94,50 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   command('modelwire.runOnEmbedded', () => runs.runAgent('file', undefined, { connectionId: 'embedded' }));
   command('modelwire.selectDefaultConnection', () => flows.selectDefaultConnection(deps));
   command('modelwire.addConnection', () => flows.addConnection(deps));
-  command('modelwire.editConnection', () => flows.editConnection(deps));
-  command('modelwire.testConnection', async () => {
-    const health = await flows.testConnection(deps);
-    if (health) status.noteHealth(health);
+  // From the Connections view the item is the argument; from the palette there is none.
+  const connectionArg = (arg: unknown) => (arg instanceof ModelWireItem ? arg.connection : undefined);
+  command('modelwire.editConnection', (item?: unknown) => flows.editConnection(deps, connectionArg(item)));
+  command('modelwire.testConnection', async (item?: unknown) => {
+    const health = await flows.testConnection(deps, connectionArg(item));
+    if (health) {
+      status.noteHealth(health);
+      connectionsTree.noteHealth(health);
+    }
   });
-  command('modelwire.deleteConnection', () => flows.deleteConnection(deps));
+  command('modelwire.deleteConnection', (item?: unknown) => flows.deleteConnection(deps, connectionArg(item)));
+  command('modelwire.refreshViews', () => {
+    connectionsTree.refresh();
+    runsTree.refresh();
+  });
+  const runArg = (arg: unknown) => (arg instanceof ModelWireItem ? arg.run : undefined);
+  command('modelwire.openRun', (item?: unknown) => {
+    const record = runArg(item);
+    return record ? runs.showRecord(record) : undefined;
+  });
+  command('modelwire.cancelRunItem', async (item?: unknown) => {
+    const record = runArg(item);
+    if (!record) return;
+    // A run of this window is cancelled like its Stop button; another window's through the sidecar.
+    if (!runs.cancelRunId(record.runId)) await sidecar.request(P.CANCEL_RUN, { runId: record.runId }).catch(() => undefined);
+    runsTree.refresh();
+  });
+  command('modelwire.rerun', (item?: unknown) => {
+    const record = runArg(item);
+    return record ? runs.rerun(record) : undefined;
+  });
+  command('modelwire.filterRuns', async () => {
+    const filters: Array<{ label: string; value: OutcomeFilter }> = [
+      { label: 'All runs', value: 'all' },
+      { label: 'Succeeded', value: 'succeeded' },
+      { label: 'Failed (or interrupted)', value: 'failed' },
+      { label: 'Cancelled', value: 'cancelled' },
+      { label: 'Running or queued', value: 'active' },
+    ];
+    const picked = await ui.pick(filters.map((f) => ({ ...f, description: f.value === runsTree.filter ? 'current' : undefined })), { title: 'Show runs', placeholder: 'Filter the Runs view by outcome' });
+    if (!picked) return;
+    runsTree.filter = picked;
+    runsTree.refresh();
+  });
   command('modelwire.pullModel', () => flows.pullModel(deps));
   command('modelwire.showRunHistory', async () => {
     let listing: P.ListRunsResult;
@@ -89,14 +155,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     if (record) await runs.showRecord(record);
   });
   command('modelwire.cancelRun', () => runs.cancelRun());
+  command(EXPLAIN_FINDING, (uri?: unknown, range?: unknown) =>
+    typeof uri === 'string' && range && typeof range === 'object' ? runs.explainRange(uri, range as P.Range) : undefined,
+  );
   command('modelwire.showOutput', () => log.show(true));
   command('modelwire.restartServer', () => restarts.request());
 
   context.subscriptions.push(
     vscode.window.onDidChangeActiveTextEditor((editor) => {
-      if (editor && editor.document.uri.scheme === RUN_SCHEME) return;
+      if (editor && editor.document.uri.scheme === PROPOSAL_SCHEME) return;
       noteEditor(editor);
       status.refresh();
+      connectionsTree.refresh();
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => status.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -108,7 +178,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         status.refresh(affectsAny((s) => e.affectsConfiguration(s), STATUS_SETTINGS), 300);
       }
     }),
-    sidecar.onDidChangeState(() => status.refresh(true, 0)),
+    sidecar.onDidChangeState((state) => {
+      status.refresh(true, 0);
+      connectionsTree.refresh();
+      // When Embedded answers here, start its model server now: the first Explain then
+      // waits for the model, not for the server to load it.
+      if (state === 'running') {
+        const folder = folderOf();
+        void sidecar.request<P.WarmUpResult>(P.WARM_UP, folder ? { scopeUri: folder.uri } : {}).catch(() => undefined);
+      }
+    }),
   );
   noteEditor(vscode.window.activeTextEditor);
 

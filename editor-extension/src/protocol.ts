@@ -21,6 +21,7 @@ export const CANCEL_RUN = 'modelwire/cancelRun';
 export const LIST_RUNS = 'modelwire/listRuns';
 export const GET_RUN = 'modelwire/getRun';
 export const STATUS = 'modelwire/status';
+export const WARM_UP = 'modelwire/warmUp';
 export const RUN_EVENT = 'modelwire/runEvent';
 
 export const SETTINGS_SECTION = 'modelwire';
@@ -319,6 +320,18 @@ export interface StatusResult {
   storageError?: string | null;
 }
 
+/** Start the scope's default connection ahead of the first run, when it is one the sidecar starts (Embedded). */
+export interface WarmUpParams {
+  scopeUri?: string;
+}
+
+export interface WarmUpResult {
+  /** The scope's default connection, when there is one. */
+  connectionId?: string;
+  /** True when this call started (or found running) the embedded model server. */
+  warmed: boolean;
+}
+
 // --- Run events (notification modelwire/runEvent) ----------------------------------
 
 interface RunEventBase {
@@ -349,42 +362,9 @@ export type RunEvent =
 
 export type RunEventKind = RunEvent['kind'];
 
-// --- Errors (errors.py) ------------------------------------------------------------
+// --- Errors (errors.py): codes in errorCodes.ts --------------------------------------
 
-export const ErrorCode = {
-  INVALID_PARAMS: 'INVALID_PARAMS',
-  NO_DEFAULT_CONNECTION: 'NO_DEFAULT_CONNECTION',
-  CONNECTION_NOT_FOUND: 'CONNECTION_NOT_FOUND',
-  CONNECTION_NAME_TAKEN: 'CONNECTION_NAME_TAKEN',
-  PROVIDER_NOT_FOUND: 'PROVIDER_NOT_FOUND',
-  PROVIDER_EXISTS: 'PROVIDER_EXISTS',
-  INVALID_BASE_URL: 'INVALID_BASE_URL',
-  AGENT_NOT_FOUND: 'AGENT_NOT_FOUND',
-  DOCUMENT_NOT_FOUND: 'DOCUMENT_NOT_FOUND',
-  RUN_NOT_FOUND: 'RUN_NOT_FOUND',
-  UNSUPPORTED: 'UNSUPPORTED',
-  ENDPOINT_UNREACHABLE: 'ENDPOINT_UNREACHABLE',
-  NON_LOOPBACK_REJECTED: 'NON_LOOPBACK_REJECTED',
-  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
-  AUTH_FAILED: 'AUTH_FAILED',
-  RATE_LIMITED: 'RATE_LIMITED',
-  SECRET_MISSING: 'SECRET_MISSING',
-  KEYRING_UNAVAILABLE: 'KEYRING_UNAVAILABLE',
-  CONSENT_DENIED: 'CONSENT_DENIED',
-  MODEL_BUSY: 'MODEL_BUSY',
-  TIMEOUT: 'TIMEOUT',
-  PROMPT_TOO_LARGE: 'PROMPT_TOO_LARGE',
-  DOCUMENT_OUTSIDE_WORKSPACE: 'DOCUMENT_OUTSIDE_WORKSPACE',
-  GENERATION_FAILED: 'GENERATION_FAILED',
-  GENERATION_ABORTED: 'GENERATION_ABORTED',
-  OUTPUT_TOO_LARGE: 'OUTPUT_TOO_LARGE',
-  PULL_FAILED: 'PULL_FAILED',
-  STORAGE_FAILED: 'STORAGE_FAILED',
-  EMBEDDED_UNAVAILABLE: 'EMBEDDED_UNAVAILABLE',
-  INTERNAL: 'INTERNAL',
-} as const;
-
-export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
+export { ErrorCode, ErrorCodeName } from './errorCodes';
 
 /** The `data` of every ModelWire JSON-RPC error. Extra keys (e.g. `choices`) may follow. */
 export interface ErrorData {

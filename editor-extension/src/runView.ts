@@ -1,16 +1,26 @@
-/** What a run's side document says, built from its current state. Pure, unit-tested. */
+/**
+ * What a run's panel shows, built from its current state: a header (agent, file, routing,
+ * progress), the answer rendered from Markdown, and a footer (outcome, timings, error,
+ * notice, findings). Pure and unit-tested; everything from the wire is escaped here.
+ */
 import { errorText } from './errors';
 import { formatMs } from './format';
-import { Routing, RunStatus } from './protocol';
+import { escapeHtml, renderAnswer, CodeBlock } from './markdown';
+import { Range, Routing, RunStatus } from './protocol';
 
 export interface RunView {
   title: string;
   file: string;
+  /** The document the run was about, and its range: where Apply proposes the edit. */
+  uri?: string;
+  range?: Range;
   routing?: Routing;
   status: RunStatus;
   output: string;
   queuePosition?: number;
   loadingMs?: number;
+  /** The progress line while running ("waiting for the first token (3 s)"). */
+  progress?: string;
   firstTokenMs?: number;
   totalMs?: number;
   error?: { code: string; message: string; hint?: string };
@@ -28,29 +38,53 @@ export function routingText(r: Routing): string {
   return `${r.connectionName} (${provider}) · ${r.modelRef} · source: ${r.source}`;
 }
 
-export function runDocumentText(view: RunView): string {
-  const lines = [`# ${view.title} · ${view.file}`, ''];
+export interface PanelParts {
+  header: string;
+  body: string;
+  footer: string;
+  blocks: CodeBlock[];
+}
+
+export function runPanelParts(view: RunView): PanelParts {
+  const header = [`<h2>${escapeHtml(`${view.title} · ${view.file}`)}</h2>`];
   if (view.routing) {
-    lines.push(`_${routingText(view.routing)}_`, '');
-  } else if (!view.done) {
-    lines.push(view.queuePosition !== undefined ? `_queued (position ${view.queuePosition})…_` : '_waiting for the sidecar…_', '');
+    header.push(`<div class="routing">${escapeHtml(routingText(view.routing))}</div>`);
+    if (view.routing.providerId === 'embedded') {
+      header.push(`<div class="demo">Embedded is a ${EMBEDDED_LABEL}: fine for a first try, weak on real code.</div>`);
+    }
   }
-  if (view.output) lines.push(view.output);
-  else if (!view.done && view.routing) {
-    lines.push(view.loadingMs !== undefined ? `_loading the model (${Math.round(view.loadingMs / 1000)} s)…_` : '_waiting for the first token…_');
+  if (!view.done) {
+    const waiting = view.queuePosition !== undefined ? `queued (position ${view.queuePosition})` : view.routing ? '' : 'waiting for the sidecar…';
+    const line = view.progress ?? waiting;
+    if (line) header.push(`<div class="progress">${escapeHtml(line)}</div>`);
   }
+  const { html, blocks } = renderAnswer(view.output);
+  const footer: string[] = [];
   if (view.done) {
-    lines.push('', '---');
-    const timing = `first token ${formatMs(view.firstTokenMs)} · total ${formatMs(view.totalMs)}`;
     if (view.error && view.status !== 'cancelled') {
-      lines.push(`**${view.status}: ${view.error.code}** — ${errorText({ message: view.error.message, hint: view.error.hint ?? '' })}`);
+      footer.push(`<div class="error"><b>${escapeHtml(`${view.status}: ${view.error.code}`)}</b> — ${escapeHtml(errorText({ message: view.error.message, hint: view.error.hint ?? '' }))}</div>`);
     } else {
-      lines.push(`_${view.status} · ${timing}_`);
+      footer.push(`<div>${escapeHtml(`${view.status} · first token ${formatMs(view.firstTokenMs)} · total ${formatMs(view.totalMs)}`)}</div>`);
     }
-    if (view.notice) lines.push('', `> **Note:** ${view.notice}`);
+    if (view.notice) footer.push(`<div class="notice"><b>Note:</b> ${escapeHtml(view.notice)}</div>`);
     if (view.diagnosticsCount) {
-      lines.push('', `${view.diagnosticsCount} finding${view.diagnosticsCount === 1 ? '' : 's'} in the Problems panel.`);
+      footer.push(`<div>${view.diagnosticsCount} finding${view.diagnosticsCount === 1 ? '' : 's'} in the Problems panel.</div>`);
     }
   }
-  return lines.join('\n') + '\n';
+  return { header: header.join(''), body: html, footer: footer.join(''), blocks };
+}
+
+/** The same, as plain text: what a screen reader or a test reads (no markup). */
+export function runPanelText(view: RunView): string {
+  const strip = (html: string) =>
+    html
+      .replace(/<\/(div|h2|p|pre|li)>/g, '\n')
+      .replace(/<[^>]+>/g, '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&');
+  const parts = runPanelParts(view);
+  return `${strip(parts.header)}\n${strip(parts.body)}\n${strip(parts.footer)}`.replace(/\n{3,}/g, '\n\n');
 }

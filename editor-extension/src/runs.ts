@@ -37,6 +37,8 @@ export interface RunControllerDeps {
   settings: SettingsStore;
   /** Told after every run: its outcome says something about the connection's health. */
   finished?: () => void;
+  /** Told when a run has its id (the Runs view lists it). */
+  started?: () => void;
 }
 
 export class RunController {
@@ -74,6 +76,14 @@ export class RunController {
     return this.start(agent, { uri: editor.uri, range: editor.selection, folder: editor.folder });
   }
 
+  /** Explain the lines a finding covers (its code action). */
+  async explainRange(uri: string, range: P.Range): Promise<P.RunRecord | undefined> {
+    const folder = this.d.settings.folders().find((f) => uri.startsWith(f.uri.endsWith('/') ? f.uri : `${f.uri}/`));
+    const agent = await this.chooseAgent(folder, 'Explain', 'explain');
+    if (!agent) return undefined;
+    return this.start(agent, { uri, range, folder });
+  }
+
   /** The agent named by a command argument (context menu, keybinding), else the user's pick. */
   private async chooseAgent(folder: RunTarget['folder'], title: string, agentArg?: string, onlyWorkspace = false): Promise<P.AgentInfo | undefined> {
     let agents: P.AgentInfo[];
@@ -109,7 +119,7 @@ export class RunController {
   async start(agent: P.AgentInfo, target: RunTarget, options: RunOptions = {}): Promise<P.RunRecord | undefined> {
     const file = fileLabel(target.uri);
     const run = this.d.tracker.begin(agent.id, agent.title, target.uri);
-    const view: RunView = { title: agent.title, file, status: 'queued', output: '', done: false };
+    const view: RunView = { title: agent.title, file, uri: target.uri, range: target.range, status: 'queued', output: '', done: false };
     const output = this.d.outputs.open(view, `${target.uri}#${agent.id}`);
     const requestCancel = new CancelSource();
     const started = Date.now();
@@ -119,11 +129,16 @@ export class RunController {
     const unsubscribe = this.d.tracker.onEvent((r, event) => {
       if (r !== run) return;
       if (event.kind === 'delta' && firstDeltaAt === undefined) firstDeltaAt = Date.now();
-      Object.assign(view, { routing: r.routing, status: r.status, output: r.output, queuePosition: r.queuePosition, loadingMs: r.loadingMs });
+      if (event.kind === 'started') this.d.started?.();
+      Object.assign(view, { routing: r.routing, status: r.status, output: r.output, queuePosition: r.queuePosition, loadingMs: r.loadingMs, progress: progressMessage(r) });
       output.update();
       progressReport?.(progressMessage(r));
     });
-    const stopTicking = this.d.host.every(1000, () => progressReport?.(progressMessage(run)));
+    const stopTicking = this.d.host.every(1000, () => {
+      view.progress = progressMessage(run);
+      output.update();
+      progressReport?.(view.progress);
+    });
     const cancel = () => {
       if (run.cancelRequested) return;
       run.cancelRequested = true;

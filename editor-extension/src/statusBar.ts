@@ -38,7 +38,7 @@ export class StatusBar {
 
   constructor(private readonly d: StatusBarDeps) {
     d.item.command = 'modelwire.selectDefaultConnection';
-    d.item.text = '$(plug) ModelWire';
+    d.item.text = '$(sync~spin) ModelWire: starting';
   }
 
   /** Refresh soon; `forgetHealth` re-tests the connection (after a change or a test). */

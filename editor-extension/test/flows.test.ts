@@ -295,3 +295,13 @@ test('the status-bar picker offers Add Connection and Run on Embedded', async ()
   assert.deepEqual(ui.shown[0].items, ['Embedded', '$(add) Add Connection…', '$(play) Run on Embedded']);
   assert.equal(ran, 1);
 });
+
+test('a default can be cleared from the picker, at the scope where it is set', async () => {
+  const { fake } = sidecar({ embedded: true });
+  const settings = new MemorySettings();
+  await settings.write('defaultConnection', 'Embedded', { kind: 'user' });
+  const ui = new ScriptedUi([{ pick: 'Clear a default…' }, { pick: 'User (every workspace)' }]);
+  await flows.selectDefaultConnection({ ui, sidecar: fake, settings });
+  assert.equal(settings.read('defaultConnection', { kind: 'user' }), undefined);
+  assert.deepEqual(ui.shown[1].items, ['User (every workspace)'], 'only scopes that have a default are offered');
+});

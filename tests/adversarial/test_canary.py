@@ -183,7 +183,7 @@ async def _surface(
     s.consent_answer = "Deny"
     err = await _expect_error(s, "modelwire/startRun", run_params(ws, b["id"]))
     assert err.data_code == "CONSENT_DENIED"
-    s.consent_answer = "Always for this workspace"
+    s.consent_answer = "Always for this folder"
 
     # Now the key is right: the success paths, and a provider error that quotes the key.
     openai.api_key = canary

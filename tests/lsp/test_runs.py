@@ -350,11 +350,14 @@ async def test_consent_deny_then_allow_always(
         assert err.data["code"] == "CONSENT_DENIED"
         assert openai_double.requests_to("/v1/chat/completions") == []
 
-        s.consent_answers = ["Always for this workspace"]
+        s.consent_answers = ["Always for this folder"]
         first = await start(s, uri)
         second = await start(s, uri)
         assert first["status"] == second["status"] == "succeeded"
         assert len(s.consent_prompts) == 2  # deny, then always; no third prompt
+        # The prompt names the folder as a user knows it, not as a file:// URI.
+        assert f"allow runs in folder 'ws' ({ws})" in s.consent_prompts[0]
+        assert "file://" not in s.consent_prompts[0]
         auth = openai_double.requests_to("/v1/chat/completions")[-1].headers["authorization"]
         assert auth == f"Bearer {TEST_API_KEY}"
     audit = [line for line in (tmp_path / "home" / "audit.log").read_text().splitlines()]

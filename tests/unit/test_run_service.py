@@ -523,3 +523,35 @@ async def test_shutdown_while_a_run_holds_the_slot_records_every_run_cancelled(
     assert core.runs.get(waiting_events.run_id).status == "cancelled"
     assert asking.done() and waiting.done()
     await core.aclose()
+
+
+async def test_the_time_spent_deciding_on_consent_is_not_counted_in_the_run_timings(
+    tmp_path: Path, openai_double: OpenAIDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clock the consent prompt moves a minute ahead: the user thinking it over.
+    monkeypatch.setattr(keyring.core, "_keyring_backend", MemoryKeyring())
+    offset = [0.0]
+    real = runs_module.time.perf_counter
+    monkeypatch.setattr(runs_module.time, "perf_counter", lambda: real() + offset[0])
+    core = ModelWire(tmp_path, load_plugins=False)
+    conn = core.connections.create(
+        CreateConnectionParams(
+            name="Keyed", provider_id="openai", base_url=openai_double.url + "/v1"
+        )
+    )
+    core.connections.set_secret(conn.id, TEST_API_KEY)
+    source = tmp_path / "main.py"
+    source.write_text("print('hi')\n", encoding="utf-8")
+
+    async def slow_decision(requester: Requester, cid: str, name: str) -> Any:
+        offset[0] += 60.0
+        return "once"
+
+    ctx = RunContext(REQUESTER, Settings(), None, Events(), consent=slow_decision)
+    record = await asyncio.wait_for(
+        core.runs.start(RunRequest("explain", source.as_uri()), ctx), BOUND
+    )
+
+    assert record.status == "succeeded"
+    assert record.timings.total_ms is not None and record.timings.total_ms < 60_000
+    await core.aclose()

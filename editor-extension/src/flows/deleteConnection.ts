@@ -2,8 +2,8 @@
 import * as P from '../protocol';
 import { Deps, pickConnection, showError } from './common';
 
-export async function deleteConnection(d: Deps): Promise<void> {
-  const connection = await pickConnection(d, 'Delete Connection');
+export async function deleteConnection(d: Deps, given?: P.Connection): Promise<void> {
+  const connection = given ?? (await pickConnection(d, 'Delete Connection'));
   if (!connection) return;
   const sure = await d.ui.confirm(
     `Delete the connection "${connection.name}"?${connection.hasSecret ? ' Its API key is removed from the keyring too.' : ''}`,

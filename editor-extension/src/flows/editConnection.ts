@@ -8,8 +8,8 @@ import { Deps, listProviders, pickConnection, showError, storeSecret } from './c
 
 type EditField = 'name' | 'baseUrl' | 'secret' | 'removeSecret' | 'model';
 
-export async function editConnection(d: Deps): Promise<void> {
-  const connection = await pickConnection(d, 'Edit Connection');
+export async function editConnection(d: Deps, given?: P.Connection): Promise<void> {
+  const connection = given ?? (await pickConnection(d, 'Edit Connection'));
   if (!connection) return;
   let provider: P.ProviderDescriptor | undefined;
   try {

@@ -11,6 +11,7 @@ import { Deps, listConnections, showError } from './common';
 
 const ADD = Symbol('add');
 const EMBEDDED = Symbol('embedded');
+const CLEAR = Symbol('clear');
 
 export function scopeLabel(scope: Scope): string {
   return scope.kind === 'folder' ? `workspace folder "${scope.name}"` : scope.kind === 'workspace' ? 'this workspace' : 'user settings';
@@ -38,7 +39,7 @@ export function scopeItems(d: Deps): PickItem<Scope>[] {
 }
 
 /** Write the default at a scope; a model setting there belonged to the old connection. */
-export async function writeDefault(d: Deps, connectionName: string, scope: Scope): Promise<boolean> {
+export async function writeDefault(d: Deps, connectionName: string | undefined, scope: Scope): Promise<boolean> {
   try {
     await d.settings.write(DEFAULT_CONNECTION_SETTING, connectionName, scope);
     if (d.settings.read(DEFAULT_MODEL_SETTING, scope)) await d.settings.write(DEFAULT_MODEL_SETTING, undefined, scope);
@@ -65,12 +66,14 @@ export async function selectDefaultConnection(d: Deps): Promise<void> {
     if (add && d.addConnection) await d.addConnection();
     return;
   }
-  const items: PickItem<P.Connection | typeof ADD | typeof EMBEDDED>[] = listing.connections.map((c) => ({
+  const items: PickItem<P.Connection | typeof ADD | typeof EMBEDDED | typeof CLEAR>[] = listing.connections.map((c) => ({
     label: c.name,
     description: `${connectionDescription(c)}${c.id === listing.defaultConnectionId ? ' · current' : ''}`,
     detail: c.baseUrl,
     value: c,
   }));
+  const setAt = scopeItems(d).filter((i) => d.settings.read(DEFAULT_CONNECTION_SETTING, i.value));
+  if (setAt.length) items.push({ label: '$(discard) Clear a default…', description: 'remove modelwire.defaultConnection from a settings file', value: CLEAR });
   if (d.addConnection) items.push({ label: '$(add) Add Connection…', description: 'Ollama, OpenAI or an OpenAI-compatible server', value: ADD });
   if (d.runOnEmbedded && listing.connections.some((c) => c.id === 'embedded')) {
     items.push({ label: '$(play) Run on Embedded', description: 'run an agent on this file with the small local demo model, once', value: EMBEDDED });
@@ -82,6 +85,12 @@ export async function selectDefaultConnection(d: Deps): Promise<void> {
   }
   if (connection === EMBEDDED) {
     await d.runOnEmbedded?.();
+    return;
+  }
+  if (connection === CLEAR) {
+    const scope = await d.ui.pick(setAt, { title: 'Clear the default connection of…', placeholder: 'Runs there then follow the next rule (a wider setting, or the fallback)' });
+    if (!scope || !(await writeDefault(d, undefined, scope))) return;
+    void d.ui.info(`ModelWire: ${scopeLabel(scope)} has no default connection of its own now.`);
     return;
   }
   if (!connection) return;
@@ -115,9 +124,13 @@ export async function askDefaultAfterAdd(d: Deps, added: P.Connection, before: P
     return (await writeDefault(d, added.name, choice)) ? `It is now the default for ${scopeLabel(choice)}.` : '';
   }
   const fromFallback = before.defaultSource === 'fallback' || before.defaultSource === 'single';
-  if (!previous || !fromFallback || d.settings.read(DEFAULT_CONNECTION_SETTING, { kind: 'user' })) {
-    return previous ? `Runs still go to "${previous.name}".` : 'Routing is unchanged.';
+  if (!previous) {
+    // Nothing answered before: there is no routing to keep.
+    return before.connections.length === 0
+      ? 'As the only connection, it runs agents until you choose otherwise.'
+      : 'No connection is the default: a run will ask which one to use.';
   }
+  if (!fromFallback || d.settings.read(DEFAULT_CONNECTION_SETTING, { kind: 'user' })) return `Runs still go to "${previous.name}".`;
   return (await writeDefault(d, previous.name, { kind: 'user' }))
     ? `Runs still go to "${previous.name}" (written as modelwire.defaultConnection in your user settings, since it was only the fallback).`
     : '';

@@ -259,8 +259,11 @@ class RunService:
             active.connection_id = job.conn.id
             self._records.save(record)  # the first write: queued, with its routing
             # Ask before queueing: the prompt shows at once, and a denied run never
-            # holds a slot other runs wait for.
+            # holds a slot other runs wait for. The time the user spends deciding is
+            # theirs, not the run's: it is left out of the timings.
+            asked_at = time.perf_counter()
             await self._consent(job.conn.id, ctx, run_id)
+            t0 += time.perf_counter() - asked_at
 
             if job.agent.orchestrates:
                 # An orchestrator takes its connection's slot per model turn, not for the

@@ -24,8 +24,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALLOW_ONCE = "Allow once"
-ALLOW_ALWAYS = "Always for this workspace"
+ALLOW_ALWAYS = "Always for this folder"
+# The label before 0.1.0 said "workspace" for what is a workspace folder; still accepted.
+ALLOW_ALWAYS_OLD = "Always for this workspace"
 DENY = "Deny"
+
+
+def folder_label(workspace: str) -> str:
+    """How the consent prompt names a workspace folder: its name and path, not a raw
+    `file://` URI (which a user does not read as "my project")."""
+    parts = urlsplit(workspace)
+    if parts.scheme != "file":
+        return "files outside any folder" if workspace.startswith("(") else f"folder '{workspace}'"
+    path = unquote(parts.path)
+    name = Path(path).name or path
+    return f"folder '{name}' ({path})"
+
+
 PROGRESS_REPORT_INTERVAL = 0.1
 
 
@@ -126,8 +141,8 @@ class EditorBridge:
             lsp.ShowMessageRequestParams(
                 type=lsp.MessageType.Warning,
                 message=(
-                    f"ModelWire: allow runs in {requester.workspace} to use the API key of "
-                    f"connection '{name}'?"
+                    f"ModelWire: allow runs in {folder_label(requester.workspace)} to use the "
+                    f"API key of connection '{name}'?"
                 ),
                 actions=[
                     lsp.MessageActionItem(ALLOW_ONCE),
@@ -139,7 +154,7 @@ class EditorBridge:
         title = getattr(answer, "title", None) if answer is not None else None
         if title == ALLOW_ONCE:
             return "once"
-        if title == ALLOW_ALWAYS:
+        if title in (ALLOW_ALWAYS, ALLOW_ALWAYS_OLD):
             return "always"
         return "deny"  # dismissed counts as no
 

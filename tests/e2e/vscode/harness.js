@@ -347,8 +347,9 @@ class Workbench {
       return text.includes(name) && (!folder || text.includes(folder));
     }, 15000);
     await this.page.keyboard.press('Enter');
+    // The active tab of the active group: run panels live in their own group beside.
     await waitFor(`editor tab ${name}`, async () => {
-      const active = await this.page.locator('.tab.active').first().innerText().catch(() => '');
+      const active = await this.page.locator('.editor-group-container.active .tab.active').first().innerText().catch(() => '');
       return active.includes(name);
     }, 10000);
   }
@@ -377,6 +378,33 @@ class Workbench {
   async editorsText() {
     const texts = await this.page.locator('.part.editor .view-lines').allInnerTexts();
     return texts.join('\n---\n').replace(/\u00a0/g, ' ');
+  }
+
+  /** Text of every ModelWire run panel (webviews: each in its own frame). */
+  async runPanelsText() {
+    const texts = [];
+    for (const frame of this.page.frames()) {
+      try {
+        const text = await frame.evaluate(() => (document.getElementById('answer') && document.getElementById('header') ? document.body.innerText : null));
+        if (text) texts.push(text);
+      } catch {
+        /* a frame that went away or is not ours */
+      }
+    }
+    return texts.join('\n---\n').replace(/\u00a0/g, ' ');
+  }
+
+  /** The run panel frame whose header names `title` (e.g. "Document · app.py"). */
+  async runPanelFrame(title) {
+    for (const frame of this.page.frames()) {
+      try {
+        const header = await frame.evaluate(() => document.getElementById('header')?.innerText ?? null);
+        if (header && header.includes(title)) return frame;
+      } catch {
+        /* not ours */
+      }
+    }
+    return undefined;
   }
 
   async tabs() {

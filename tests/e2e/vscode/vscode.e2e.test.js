@@ -103,9 +103,17 @@ async function statusIs(text, timeoutMs = 15000) {
   return H.waitFor(`status bar "${text}"`, async () => ((await wb.statusText()).includes(text) ? true : false), timeoutMs, 200);
 }
 
-/** Click "Always for this workspace" when the sidecar asks to use a key (first time per folder). */
-async function allowKey(connection) {
-  await wb.clickNotificationButton(new RegExp(`API key of connection '${connection}'`), 'Always for this workspace', 30000);
+/** Click "Always for this folder" when the sidecar asks to use a key (first time per folder). */
+async function allowKey(connection, folder) {
+  const toast = await wb.waitNotification(new RegExp(`API key of connection '${connection}'`), 30000);
+  const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
+  if (folder) assert.match(text, new RegExp(`allow runs in folder '${folder}' \\(/`), `the prompt names the folder: ${text}`);
+  assert.ok(!text.includes('file://'), `no raw URI in the prompt: ${text}`);
+  await toast.locator('.monaco-button', { hasText: 'Always for this folder' }).first().click();
+}
+
+function userSettings() {
+  return JSON.parse(fs.readFileSync(path.join(env.root, 'user-data', 'User', 'settings.json'), 'utf8'));
 }
 
 before(async () => {
@@ -143,6 +151,14 @@ before(async () => {
     env.llama = await H.startDouble(procs.current, 'openai_double', ['--port', '0', '--models', 'gpt-4o-mini', '--api-key', API_KEY], env.childEnv);
     env.openaiModel = 'gpt-4o-mini';
   }
+
+  // Is the Embedded model installed (the sidecar then falls back to it)? The same check it makes.
+  try {
+    env.embedded = require('node:child_process').execFileSync(H.PYTHON, ['-c', 'from modelwire.adapters.embedded import embedded_status; print(embedded_status()[0])'], { encoding: 'utf8', env: env.childEnv }).trim() === 'True';
+  } catch {
+    env.embedded = false;
+  }
+  if (CI && !env.embedded) throw new Error('the Embedded model is missing: run scripts/setup --all');
 
   // Two workspace folders in one .code-workspace (multi-root).
   const ws = path.join(env.root, 'workspace');
@@ -219,9 +235,8 @@ after(async () => {
 
 step('the extension starts the sidecar and shows the status bar', async () => {
   await statusIs('ModelWire', 60000);
-  await H.waitFor('the sidecar running', async () => !(await wb.statusText()).includes('starting'), 60000, 250);
   // A fresh install routes to the embedded model (fallback) until a connection is chosen.
-  assert.match(await wb.statusText(), /·|add a connection|no default connection/);
+  await H.waitFor('the status bar to name the routing', async () => /·|add a connection|no default connection/.test(await wb.statusText()), 60000, 250);
 });
 
 step('add an Ollama connection', async () => {
@@ -232,7 +247,20 @@ step('add an Ollama connection', async () => {
   assert.equal(await page.locator('.quick-input-widget input.input').inputValue(), 'http://localhost:11434', 'the URL is prefilled');
   await wb.type('Add Connection (3/5)', env.ollama.url);
   await wb.pick('Default model for Local Ollama', 'llama3.2');
-  await wb.waitNotification(/added "Local Ollama" \(Ollama, llama3\.2\)/);
+  // The flow ends by asking about routing; Escape keeps it as it was.
+  await wb.waitQuickTitle('Make "Local Ollama" the default?');
+  const rows = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
+  assert.ok(rows.some((r) => /Workspace folder: alpha[\s\S]*writes alpha\/\.vscode\/settings\.json/.test(r)), `the scope says which file it writes: ${rows.join(' | ')}`);
+  await docShot('add-connection-default-question', 'vscode-add-default-question.png');
+  await page.keyboard.press('Escape');
+  const toast = await wb.waitNotification(/added "Local Ollama" \(Ollama, llama3\.2\)/);
+  const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
+  if (env.embedded) {
+    assert.match(text, /Runs still go to "Embedded"/);
+    assert.equal(userSettings()['modelwire.defaultConnection'], 'Embedded', 'the fallback is pinned, visibly');
+    await wb.openFile('app.py', 'alpha');
+    await statusIs('Embedded (small local demo model)');
+  }
 });
 
 step('add an OpenAI-compatible connection with a key', async () => {
@@ -244,7 +272,31 @@ step('add an OpenAI-compatible connection with a key', async () => {
   await docShot('api-key-password-box', 'vscode-add-connection-key.png');
   await wb.type('Add Connection (4/5)', API_KEY, { password: true });
   await wb.pick('Default model for Team OpenAI', env.openaiModel);
-  await wb.waitNotification(/added "Team OpenAI"/);
+  await wb.pick('Make "Team OpenAI" the default?', 'Workspace folder: beta');
+  await wb.waitNotification(/added "Team OpenAI".*It is now the default for workspace folder "beta"/);
+});
+
+step('with no default connection a run asks which one, runs there, and offers to remember it', async () => {
+  await wb.clearNotifications();
+  await wb.openFile('app.py', 'alpha');
+  if (env.embedded) {
+    // Undo the pinned fallback from the picker, as a user who wants to choose per run would.
+    await wb.command('ModelWire: Select Default Connection');
+    await wb.pick('Select Default Connection', 'Clear a default');
+    await wb.pick('Clear the default connection of', 'User (every workspace)');
+  }
+  await statusIs('no default connection', 20000);
+  await runExplain('app.py', 'alpha');
+  await wb.clickNotificationButton(/No connection is chosen for this run/i, 'Choose Connection…', 30000);
+  await wb.waitQuickTitle('Run on which connection?');
+  await docShot('no-default-choose', 'vscode-no-default-choose.png');
+  await wb.pick('Run on which connection?', 'Local Ollama');
+  // The offer comes with the run (toasts hide after a while: answer it first).
+  await wb.clickNotificationButton(/use "Local Ollama" for every run in folder "alpha"/, 'Remember', 20000);
+  assert.match(await routingLine(1, /failed NO_DEFAULT_CONNECTION$/), /explain app\.py → \(no connection\)/);
+  const line = await routingLine(2, /succeeded$/);
+  assert.match(line, /explain app\.py → "Local Ollama" provider=ollama model=llama3\.2 source=explicit .* succeeded$/);
+  await statusIs('Local Ollama · llama3.2', 20000);
 });
 
 step('each workspace folder gets its own default connection', async () => {
@@ -262,18 +314,18 @@ step('each workspace folder gets its own default connection', async () => {
 step('Explain in folder alpha runs on Ollama and streams beside the file', async () => {
   await wb.clearNotifications();
   await runExplain('app.py', 'alpha');
-  await H.waitFor('the answer in the side editor', async () => (await wb.editorsText()).includes('The add function returns'), 30000, 200);
-  const line = await routingLine(1, /succeeded$/);
+  await H.waitFor('the answer in the run panel', async () => (await wb.runPanelsText()).includes('The add function returns'), 30000, 200);
+  const line = await routingLine(3, /succeeded$/);
   assert.match(line, /^\d\d:\d\d:\d\d explain app\.py → "Local Ollama" provider=ollama model=llama3\.2 source=settings first-token=\S+ (ms|s) total=\S+ (ms|s) succeeded$/);
   assert.ok((await wb.tabs()).some((t) => t.startsWith('Explain · app.py')), 'a run tab beside the file');
 });
 
 step('Explain in folder beta runs on the OpenAI-compatible server with the key', async () => {
   await runExplain('util.py', 'beta');
-  await allowKey('Team OpenAI');
-  const line = await routingLine(2, /(succeeded|failed.*)$/, 90000);
+  await allowKey('Team OpenAI', 'beta');
+  const line = await routingLine(4, /(succeeded|failed.*)$/, 90000);
   assert.match(line, new RegExp(`explain util\\.py → "Team OpenAI" provider=openai model=${env.openaiModel} source=settings first-token=\\S+ (ms|s) total=\\S+ (ms|s) succeeded$`));
-  await H.waitFor('streamed text in the util.py run', async () => /# Explain · util\.py[\s\S]*source: settings[\s\S]+\S[\s\S]*succeeded/.test(await wb.editorsText()), 15000, 200);
+  await H.waitFor('streamed text in the util.py run', async () => /Explain · util\.py[\s\S]*source: settings[\s\S]+\S[\s\S]*succeeded/.test(await wb.runPanelsText()), 15000, 200);
   await docShot('run-beside', 'vscode-run-beside.png');
 });
 
@@ -283,8 +335,8 @@ step('switching alpha from Ollama to OpenAI: status bar and next run follow, no 
   await selectDefault('Team OpenAI', 'alpha');
   await statusIs(`Team OpenAI · ${env.openaiModel}`);
   await runExplain('app.py', 'alpha');
-  await allowKey('Team OpenAI');
-  const line = await routingLine(3, /(succeeded|failed.*)$/, 90000);
+  await allowKey('Team OpenAI', 'alpha');
+  const line = await routingLine(5, /(succeeded|failed.*)$/, 90000);
   assert.match(line, new RegExp(`explain app\\.py → "Team OpenAI" provider=openai model=${env.openaiModel} source=settings .* succeeded$`));
   // Back to Ollama for the stories below (through the command again).
   await wb.clearNotifications();
@@ -306,8 +358,10 @@ step('Ollama stopped: Test Connection and a run say it is not running, with the 
   await wb.clearNotifications();
   await runExplain('app.py', 'alpha');
   const errorToast = await wb.waitNotification(/not running.*ollama serve/is, 30000);
-  assert.ok(errorToast);
-  const line = await routingLine(4, /failed ENDPOINT_UNREACHABLE$/);
+  if (env.embedded) {
+    assert.ok(await errorToast.locator('.monaco-button', { hasText: 'Run on Embedded instead' }).count(), 'a local server that is down offers Embedded');
+  }
+  const line = await routingLine(6, /failed ENDPOINT_UNREACHABLE$/);
   assert.match(line, /"Local Ollama" provider=ollama/);
   const lines = channelLines();
   assert.ok(lines.some((l) => /ENDPOINT_UNREACHABLE: .*not running.*ollama serve/i.test(l)), `the hint is in the output: ${lines.join('\n')}`);
@@ -318,9 +372,34 @@ step('Ollama started again: the next run works', async () => {
   await wb.clearNotifications();
   env.ollama = await H.startDouble(procs.current, 'ollama_double', ['--port', String(env.ollama.port), '--models', 'llama3.2', '--reply', OLLAMA_REPLY], env.childEnv);
   await runExplain('app.py', 'alpha');
-  const line = await routingLine(5, /succeeded$/);
+  const line = await routingLine(7, /succeeded$/);
   assert.match(line, /"Local Ollama" provider=ollama model=llama3\.2 source=settings/);
   await H.waitFor('the status bar warning cleared', async () => !/warning/i.test(await wb.statusItemClass()), 20000, 250);
+});
+
+step('Review from the editor context menu: an answer that is not findings says so', async () => {
+  await wb.clearNotifications();
+  await wb.openFile('app.py', 'alpha');
+  // Right-click in the file, ModelWire → Review, as a user would.
+  await page.locator('.part.editor .editor-group-container.active .view-lines').first().click({ button: 'right' });
+  const menu = page.locator('.context-view .monaco-menu');
+  await menu.first().waitFor({ state: 'visible', timeout: 10000 });
+  await menu.locator('.action-item', { hasText: 'ModelWire' }).first().hover();
+  await H.waitFor('the ModelWire submenu', async () => (await page.locator('.context-view .monaco-menu .action-item', { hasText: 'Review' }).count()) > 0, 10000);
+  await docShot('context-menu', 'vscode-context-menu.png');
+  // Into the submenu and down to Review with the keyboard (a pointer path can close it).
+  await page.keyboard.press('ArrowRight');
+  await H.waitFor('Explain focused in the submenu', async () => /Explain/.test(await page.locator('.context-view .monaco-menu .action-item.focused').last().innerText().catch(() => '')), 5000, 100);
+  await page.keyboard.press('ArrowDown');
+  await H.waitFor('Review focused', async () => /Review/.test(await page.locator('.context-view .monaco-menu .action-item.focused').last().innerText().catch(() => '')), 5000, 100);
+  await page.keyboard.press('Enter');
+  // The Ollama double answers prose, not findings: the user is told, not shown an empty Problems panel.
+  const toast = await wb.waitNotification(/Review on app\.py found no findings it could read/, 30000);
+  assert.match((await toast.innerText()).replace(/\u00a0/g, ' '), /could not be read as findings/);
+  await H.waitFor('the note under the answer', async () => /Note:[\s\S]*could not be read as findings/.test(await wb.runPanelsText()), 15000, 200);
+  const line = await routingLine(8, /succeeded$/);
+  assert.match(line, /review app\.py → "Local Ollama" provider=ollama/);
+  await docShot('review-notice', 'vscode-review-notice.png');
 });
 
 step('pull an Ollama model with a progress notification', async () => {
@@ -338,14 +417,86 @@ step('cancel during a slow stream ends the run cancelled', async () => {
   const slow = await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
   assert.equal(slow.body?.behaviour?.chunk_delay, 0.3, `the double slowed down: ${JSON.stringify(slow)}`);
   await runExplain('app.py', 'alpha');
-  await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.editorsText()), 20000, 100);
+  await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.runPanelsText()), 20000, 100);
   await docShot('slow-stream-before-cancel', 'vscode-cancel.png');
   const toast = await wb.waitNotification(/ModelWire: Explain on app\.py/, 10000);
   await toast.hover();
   await toast.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
-  const line = await routingLine(6, /cancelled$/, 30000);
+  const line = await routingLine(9, /cancelled$/, 30000);
   assert.match(line, /explain app\.py → "Local Ollama" provider=ollama .* cancelled$/);
-  assert.ok(!(await wb.editorsText()).includes('word59'), 'the stream stopped before its end');
+  assert.ok(!(await wb.runPanelsText()).includes('word59'), 'the stream stopped before its end');
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
+});
+
+step("closing a run's tab cancels its run", async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
+  await runExplain('app.py', 'alpha');
+  await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.runPanelsText()), 20000, 100);
+  const tab = page.locator('.tab', { hasText: 'Explain · app.py' }).first();
+  await tab.hover();
+  await tab.locator('.codicon-close, .action-label.codicon-close').first().click();
+  const line = await routingLine(10, /cancelled$/, 30000);
+  assert.match(line, /explain app\.py → "Local Ollama" .* cancelled$/);
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
+});
+
+const FINDINGS_REPLY = 'LINE 2 | warning | The docstring does not say what happens with non-numbers.';
+const DOCUMENTED = 'def add(a, b):\n    """Return the sum of a and b (numbers, or anything with +)."""\n    return a + b';
+
+step("a review's finding has a code action that explains it", async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: FINDINGS_REPLY } });
+  await wb.openFile('app.py', 'alpha');
+  await wb.command('ModelWire: Review');
+  await routingLine(11, /review app\.py .* succeeded$/);
+  // The finding is a diagnostic on line 2: put the cursor there and open the quick fixes.
+  await wb.command('Go to Line/Column...');
+  await page.keyboard.type('2');
+  await page.keyboard.press('Enter');
+  await H.waitFor('the squiggle on line 2', async () => (await page.locator('.part.editor .squiggly-warning').count()) > 0, 15000, 200);
+  await page.keyboard.press('Control+.');
+  const item = page.locator('.action-widget .monaco-list-row', { hasText: 'Explain this finding' });
+  await item.first().waitFor({ state: 'visible', timeout: 10000 });
+  await docShot('finding-code-action', 'vscode-finding-action.png');
+  await item.first().click();
+  const line = await routingLine(12, /succeeded$/);
+  assert.match(line, /explain app\.py → "Local Ollama"/);
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
+});
+
+step("Apply a Document answer: the diff first, and the file changes only on Accept", async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: 'Here it is, documented:\n\n```python\n' + DOCUMENTED + '\n```\n' } });
+  await wb.openFile('app.py', 'alpha');
+  await page.keyboard.press('Control+A');
+  await wb.command('ModelWire: Document');
+  await routingLine(13, /document app\.py .* succeeded$/);
+  const frame = await H.waitFor('the Document panel', async () => wb.runPanelFrame('Document · app.py'), 15000, 200);
+  await H.waitFor('a code block with Apply', async () => (await frame.locator('button[data-act="apply"]').count()) > 0, 15000, 200);
+  await docShot('document-panel', 'vscode-run-panel.png');
+  const appText = async () => (await page.locator('.part.editor .editor-group-container.active .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+
+  // Reject first: the diff is shown, the file stays as it was.
+  await frame.locator('button[data-act="apply"]').first().click();
+  await H.waitFor('the diff editor', async () => (await page.locator('.monaco-diff-editor').count()) > 0, 15000, 200);
+  await docShot('apply-diff', 'vscode-apply-diff.png');
+  await wb.clickNotificationButton(/apply the proposed change to app\.py/, 'Reject', 15000);
+  await H.waitFor('the diff closed', async () => (await page.locator('.monaco-diff-editor').count()) === 0, 10000, 200);
+  await wb.openFile('app.py', 'alpha');
+  assert.match(await appText(), /Add two numbers/);
+  assert.doesNotMatch(await appText(), /Return the sum/);
+
+  // Then Accept: the file has the documented function (unsaved, undoable).
+  const again = await wb.runPanelFrame('Document · app.py');
+  await again.locator('button[data-act="apply"]').first().click();
+  await H.waitFor('the diff editor', async () => (await page.locator('.monaco-diff-editor').count()) > 0, 15000, 200);
+  await wb.clickNotificationButton(/apply the proposed change to app\.py/, 'Accept', 15000);
+  await wb.openFile('app.py', 'alpha');
+  await H.waitFor('the documented function in app.py', async () => /Return the sum of a and b/.test(await appText()), 10000, 200);
+  assert.doesNotMatch(await appText(), /Add two numbers/);
+  await page.keyboard.press('Control+Z');
+  await H.waitFor('undone', async () => /Add two numbers/.test(await appText()), 10000, 200);
   await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
 });
 
@@ -359,6 +510,19 @@ step('run history lists the runs with their routing', async () => {
   assert.ok(rows.some((r) => r.includes('Local Ollama (ollama)')), 'Ollama runs listed with routing');
   await docShot('run-history', 'vscode-history.png');
   await wb.closeQuickInput();
+});
+
+step('the ModelWire view: connections with the default marked, and the runs', async () => {
+  await wb.openFile('app.py', 'alpha');
+  await page.locator('.activitybar .action-item .action-label[aria-label^="ModelWire"]').first().click();
+  const view = page.locator('.part.sidebar');
+  await H.waitFor('the Connections tree', async () => (await view.locator('.monaco-list-row', { hasText: 'Team OpenAI' }).count()) > 0, 15000, 200);
+  const rows = (await view.locator('.monaco-list-row').allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
+  assert.ok(rows.some((r) => /Local Ollama[\s\S]*default for folder "alpha"/.test(r)), `the default is marked: ${rows.join(' | ')}`);
+  if (env.embedded) assert.ok(rows.some((r) => /Embedded[\s\S]*small local demo model/.test(r)), 'Embedded is labelled');
+  assert.ok(rows.some((r) => /document · app\.py[\s\S]*Local Ollama · llama3\.2 · succeeded/.test(r)), `the runs are listed with routing and outcome: ${rows.join(' | ')}`);
+  assert.ok(rows.some((r) => /explain · app\.py[\s\S]*cancelled/.test(r)), 'a cancelled run is listed as such');
+  await docShot('modelwire-view', 'vscode-view.png');
 });
 
 step('the sidecar was never restarted by the setting changes', async () => {
