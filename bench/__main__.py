@@ -18,10 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cancel, report, startup, streaming
+from bench import cancel, embedded, report, startup, streaming
 
 RESULTS = Path(__file__).with_name("results")
-ALL = ["startup", "routing", "llamacpp", "cancel", "throughput", "concurrency", "memory"]
+ALL = [
+    "startup",
+    "routing",
+    "llamacpp",
+    "cancel",
+    "throughput",
+    "concurrency",
+    "memory",
+    "embedded",
+]
 
 
 async def _run(only: list[str], quick: bool) -> dict[str, Any]:
@@ -52,6 +61,8 @@ async def _run(only: list[str], quick: bool) -> dict[str, Any]:
     if "concurrency" in only:
         await step("concurrency50", streaming.concurrency(50))
         await step("concurrency200", streaming.concurrency(200))
+    if "embedded" in only:
+        await step("embedded", embedded.embedded_first_token(samples=2 if quick else 3))
     if "memory" in only:
         await step("memory", streaming.memory(total=200 if quick else 1000))
     return results

@@ -61,13 +61,17 @@ async def _sidecar_first_token(text: str, warm: bool) -> dict[str, float]:
         doc.write_text(text, encoding="utf-8")
         home = root / "home"
         home.mkdir()
-        s = await Sidecar.start(home, folders=[folder], settings={}, stderr_path=root / "sidecar.log")
+        s = await Sidecar.start(
+            home, folders=[folder], settings={}, stderr_path=root / "sidecar.log"
+        )
         try:
             s.open_document(doc.as_uri(), text)
             warm_s = 0.0
             if warm:
                 t0 = time.perf_counter()
-                result = await s.call("modelwire/warmUp", {"scopeUri": folder.as_uri()}, timeout=120)
+                result = await s.call(
+                    "modelwire/warmUp", {"scopeUri": folder.as_uri()}, timeout=120
+                )
                 warm_s = time.perf_counter() - t0
                 assert result["warmed"], f"warmUp did not start Embedded: {result}"
             t0 = time.perf_counter()
@@ -84,14 +88,29 @@ async def _sidecar_first_token(text: str, warm: bool) -> dict[str, float]:
             await s.close()
 
 
-async def _direct_first_token(model: Path, messages: list[dict[str, str]], max_tokens: int) -> dict[str, float]:
+async def _direct_first_token(
+    model: Path, messages: list[dict[str, str]], max_tokens: int
+) -> dict[str, float]:
     """llama.cpp's server started directly (the embedded server's context size), first request."""
     port = _free_port()
     log = open(os.devnull, "wb")  # noqa: SIM115, ASYNC230
     t_start = time.perf_counter()
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once per sample
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
         stdout=log,
         stderr=log,
         start_new_session=True,
@@ -116,7 +135,10 @@ async def _direct_first_token(model: Path, messages: list[dict[str, str]], max_t
                     if line.startswith("data: {"):
                         choices = json.loads(line[6:]).get("choices") or []
                         if choices and (choices[0].get("delta") or {}).get("content"):
-                            return {"firstTokenMs": (time.perf_counter() - t0) * 1000, "readyMs": ready_s * 1000}
+                            return {
+                                "firstTokenMs": (time.perf_counter() - t0) * 1000,
+                                "readyMs": ready_s * 1000,
+                            }
         raise RuntimeError("no content from the server")
     finally:
         proc.terminate()
@@ -154,7 +176,8 @@ async def embedded_first_token(samples: int = 3) -> dict[str, Any]:
     ratio = med["sidecarWarmed"] / med["direct"]
     return {
         "samples": samples,
-        "backend": "Embedded (llama-cpp-python server, SmolLM2-135M-Instruct Q4_1) vs the same server started directly",
+        "backend": "Embedded (llama-cpp-python server, SmolLM2-135M-Instruct Q4_1) "
+        "vs the same server started directly",
         "prompt": "Explain on samples/inventory.py (the sidecar's own messages on both paths)",
         "medianFirstTokenMs": {k: rounded(v) for k, v in med.items()},
         "medianWarmUpMs": rounded(median(extra["warmUpMs"])),

@@ -87,6 +87,18 @@ def markdown(doc: dict[str, Any]) -> str:
                 "p90 ≤ 200 ms",
                 s,
             )
+    if s := r.get("embedded"):
+        if "medianFirstTokenMs" in s:
+            m = s["medianFirstTokenMs"]
+            row(
+                "Embedded first token, Explain on samples/inventory.py (warmed sidecar)",
+                f"sidecar {m['sidecarWarmed']:.0f} ms (cold {m['sidecarCold']:.0f} ms)",
+                f"llama.cpp direct {m['direct']:.0f} ms → {s['warmedOverDirect']:.2f}×",
+                f"≤ {s['target']}×",
+                s,
+            )
+        else:
+            row("Embedded first token", s.get("skipped") or s.get("error", ""), "", "", s)
     for key, label in (("throughputOllama", "Ollama NDJSON"), ("throughputOpenAI", "OpenAI SSE")):
         if s := r.get(key):
             if "error" in s:

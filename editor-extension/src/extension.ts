@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import * as flows from './flows';
 import * as P from './protocol';
 import { Redactor } from './redact';
-import { EXPLAIN_FINDING, FindingActions } from './findingActions';
+import { CHAT_VIEW, ChatView } from './chat/chatView';
+import { EXPLAIN_FINDING, FindingActions, FIX_FINDING } from './findingActions';
+import { renderAnswer } from './markdown';
 import { PROPOSAL_SCHEME, Proposals } from './proposals';
 import { RunPanels } from './runPanels';
 import { OutcomeFilter } from './views/treeModel';
@@ -22,7 +24,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const log = new RedactingChannel(vscode.window.createOutputChannel('ModelWire'), redactor);
   const serverChannel = new RedactingChannel(vscode.window.createOutputChannel('ModelWire Server'), redactor);
   const tracker = new RunTracker();
-  const sidecar = new SidecarManager({ serverChannel, redactor, onRunEvent: (e) => tracker.handle(e) });
+  let connectionsChanged = () => {};
+  const sidecar = new SidecarManager({ serverChannel, redactor, onRunEvent: (e) => tracker.handle(e), onConnectionsChanged: () => connectionsChanged() });
   sidecarForDeactivate = sidecar;
   const ui = new VsCodeUi();
   const settings = new VsCodeSettings();
@@ -36,6 +39,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const f = activeFolder();
       return f ? { uri: f.uri.toString(), name: f.name } : undefined;
     },
+    busy: (connectionId) => tracker.activeRuns().some((r) => r.routing?.connectionId === connectionId),
   });
   const folderOf = () => {
     const f = activeFolder();
@@ -43,6 +47,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
   const connectionsTree = new ConnectionsTree(sidecar, folderOf);
   const runsTree = new RunsTree(sidecar, () => settings.folders());
+  connectionsChanged = () => {
+    status.refresh(true);
+    connectionsTree.refresh();
+  };
   const runs = new RunController({
     sidecar,
     tracker,
@@ -156,8 +164,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
   command('modelwire.cancelRun', () => runs.cancelRun());
   command(EXPLAIN_FINDING, (uri?: unknown, range?: unknown) =>
-    typeof uri === 'string' && range && typeof range === 'object' ? runs.explainRange(uri, range as P.Range) : undefined,
+    typeof uri === 'string' && range && typeof range === 'object' ? runs.runOnRange('explain', uri, range as P.Range) : undefined,
   );
+  command(FIX_FINDING, async (uri?: unknown, range?: unknown, message?: unknown) => {
+    if (typeof uri !== 'string' || !range || typeof range !== 'object' || typeof message !== 'string') return;
+    const record = await runs.runOnRange('fix', uri, range as P.Range, `Fix this problem a review found in these lines: ${message}`);
+    const code = record?.status === 'succeeded' ? renderAnswer(record.output).blocks[0]?.code : undefined;
+    if (record?.status === 'succeeded' && code === undefined) void ui.warn('ModelWire: the answer has no code block to apply; see the run panel.');
+    if (code !== undefined) await proposals.propose(uri, range as P.Range, code);
+  });
+  const chat = new ChatView(context.extensionUri, sidecar, runs, ui, folderOf);
+  context.subscriptions.push(chat, vscode.window.registerWebviewViewProvider(CHAT_VIEW, chat, { webviewOptions: { retainContextWhenHidden: true } }));
+  command('modelwire.chatAboutSelection', () => vscode.commands.executeCommand(`${CHAT_VIEW}.focus`));
   command('modelwire.showOutput', () => log.show(true));
   command('modelwire.restartServer', () => restarts.request());
 

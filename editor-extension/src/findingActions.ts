@@ -1,11 +1,14 @@
 /**
  * Code actions on a review's findings (diagnostics with source "modelwire"): "Explain
- * this finding" runs Explain on the lines the finding covers. The commands take plain
+ * this finding" runs Explain on the lines the finding covers; "Fix with ModelWire" runs
+ * the `fix` agent on them with the finding as its prompt, and shows the answer's code as
+ * a proposed edit in the diff editor (applied only on Accept). The commands take plain
  * arguments (uri, range) so the palette, tests and the quick-fix menu share them.
  */
 import * as vscode from 'vscode';
 
 export const EXPLAIN_FINDING = 'modelwire.explainFinding';
+export const FIX_FINDING = 'modelwire.fixFinding';
 
 export class FindingActions implements vscode.CodeActionProvider {
   static readonly kinds = [vscode.CodeActionKind.QuickFix];
@@ -23,6 +26,10 @@ export class FindingActions implements vscode.CodeActionProvider {
         arguments: [document.uri.toString(), { start: { line: r.start.line, character: 0 }, end: { line: r.end.line, character: r.end.character } }],
       };
       actions.push(explain);
+      const fix = new vscode.CodeAction('ModelWire: Fix with ModelWire', vscode.CodeActionKind.QuickFix);
+      fix.diagnostics = [diagnostic];
+      fix.command = { command: FIX_FINDING, title: 'Fix with ModelWire', arguments: [document.uri.toString(), explain.command.arguments?.[1], diagnostic.message] };
+      actions.push(fix);
     }
     return actions;
   }

@@ -23,6 +23,8 @@ export const GET_RUN = 'modelwire/getRun';
 export const STATUS = 'modelwire/status';
 export const WARM_UP = 'modelwire/warmUp';
 export const RUN_EVENT = 'modelwire/runEvent';
+/** Connections, keys or consent changed in some process on this data folder: re-list. */
+export const DID_CHANGE_CONNECTIONS = 'modelwire/didChangeConnections';
 
 export const SETTINGS_SECTION = 'modelwire';
 
@@ -149,6 +151,10 @@ export interface SecretResult {
 
 export interface TestConnectionParams {
   connectionId: string;
+  /** False for requests the editor makes by itself (status bar, views): never prompt, CONSENT_REQUIRED instead. */
+  interactive?: boolean;
+  /** The folder whose consent applies to a stored key. */
+  scopeUri?: string;
 }
 
 /** `error` has the shape of an error's `data`: {code, message, hint, retryable, ...}. */
@@ -165,6 +171,8 @@ export interface HealthResult {
 export interface ListModelsParams {
   connectionId: string;
   refresh?: boolean;
+  interactive?: boolean;
+  scopeUri?: string;
 }
 
 export interface ModelEntry {
@@ -233,6 +241,8 @@ export interface StartRunParams {
   workDoneToken?: ProgressToken;
   /** Echoed in every runEvent of this run: tells concurrent runs apart. */
   clientRunId?: string;
+  /** The user's own words (a chat turn with the conversation so far, a finding to fix). */
+  prompt?: string;
 }
 
 export type RoutingSource = 'explicit' | 'settings' | 'fallback';

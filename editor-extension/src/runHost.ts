@@ -16,6 +16,8 @@ export interface EditorTarget {
 
 /** Where a run's answer is shown and followed as it streams. */
 export interface RunOutput {
+  /** An output given in RunOptions learns the view it shows here (panels get it at open). */
+  bind?(view: RunView): void;
   /** The view changed: redraw soon (`now`: at once, e.g. when the run ended). */
   update(now?: boolean): void;
   /** Called once when the user closes the run's panel or document. */

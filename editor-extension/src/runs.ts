@@ -9,7 +9,7 @@ import { CancelSource } from './cancel';
 import { ErrorInfo, toErrorInfo } from './errors';
 import { fileLabel, routingLine } from './format';
 import * as P from './protocol';
-import { LineLog, RunHost, RunOutputs } from './runHost';
+import { LineLog, RunHost, RunOutput, RunOutputs } from './runHost';
 import { RecoveryDeps, reportFailure, reportNotice, suggestRealModel } from './runRecovery';
 import { progressMessage, RunTracker, TrackedRun } from './runTracker';
 import { RunView } from './runView';
@@ -25,6 +25,10 @@ export interface RunTarget {
 export interface RunOptions {
   /** Route this run to a connection the user picked (NO_DEFAULT_CONNECTION, "Run on Embedded"). */
   connectionId?: string;
+  /** The user's own words for the run (a chat turn, a finding to fix): startRun's `prompt`. */
+  prompt?: string;
+  /** Show the run here instead of its (file, agent) panel (the chat view). */
+  output?: RunOutput;
 }
 
 export interface RunControllerDeps {
@@ -76,12 +80,12 @@ export class RunController {
     return this.start(agent, { uri: editor.uri, range: editor.selection, folder: editor.folder });
   }
 
-  /** Explain the lines a finding covers (its code action). */
-  async explainRange(uri: string, range: P.Range): Promise<P.RunRecord | undefined> {
+  /** An agent on a range of a file (a finding's code actions: explain it, fix it). */
+  async runOnRange(agentId: string, uri: string, range: P.Range, prompt?: string): Promise<P.RunRecord | undefined> {
     const folder = this.d.settings.folders().find((f) => uri.startsWith(f.uri.endsWith('/') ? f.uri : `${f.uri}/`));
-    const agent = await this.chooseAgent(folder, 'Explain', 'explain');
+    const agent = await this.chooseAgent(folder, agentId, agentId);
     if (!agent) return undefined;
-    return this.start(agent, { uri, range, folder });
+    return this.start(agent, { uri, range, folder }, prompt ? { prompt } : {});
   }
 
   /** The agent named by a command argument (context menu, keybinding), else the user's pick. */
@@ -120,7 +124,8 @@ export class RunController {
     const file = fileLabel(target.uri);
     const run = this.d.tracker.begin(agent.id, agent.title, target.uri);
     const view: RunView = { title: agent.title, file, uri: target.uri, range: target.range, status: 'queued', output: '', done: false };
-    const output = this.d.outputs.open(view, `${target.uri}#${agent.id}`);
+    const output = options.output ?? this.d.outputs.open(view, `${target.uri}#${agent.id}`);
+    output.bind?.(view);
     const requestCancel = new CancelSource();
     const started = Date.now();
     let firstDeltaAt: number | undefined;
@@ -168,6 +173,7 @@ export class RunController {
           clientRunId: run.clientRunId,
           ...(target.range ? { range: target.range } : {}),
           ...(options.connectionId ? { connectionId: options.connectionId } : {}),
+          ...(options.prompt ? { prompt: options.prompt } : {}),
         };
         return this.d.sidecar.request<P.RunRecord>(P.START_RUN, params, requestCancel.token);
       });
@@ -217,7 +223,7 @@ export class RunController {
       await reportFailure(this.recovery(), { ...error, hint: error.hint ?? '', cancelled: false, data: failure?.data }, {
         routing,
         target,
-        rerun: (connectionId) => this.start(agent, target, { connectionId }),
+        rerun: (connectionId) => this.start(agent, target, { ...options, connectionId }),
       });
     } else if (status === 'succeeded' && routing?.providerId === 'embedded') {
       await suggestRealModel(this.recovery());

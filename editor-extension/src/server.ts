@@ -23,6 +23,8 @@ export interface SidecarOptions {
   serverChannel: vscode.OutputChannel;
   redactor: Redactor;
   onRunEvent: (event: P.RunEvent) => void;
+  /** Another process (or this one) changed connections, keys or consent. */
+  onConnectionsChanged?: () => void;
 }
 
 /** Builds the LanguageClient for one sidecar process. */
@@ -46,6 +48,7 @@ export function buildClient(interp: Interpreter, opts: SidecarOptions): Language
   };
   const client = new LanguageClient('modelwire', 'ModelWire', serverOptions, clientOptions);
   client.onNotification(P.RUN_EVENT, (event: P.RunEvent) => opts.onRunEvent(event));
+  client.onNotification(P.DID_CHANGE_CONNECTIONS, () => opts.onConnectionsChanged?.());
   return client;
 }
 

@@ -29,6 +29,11 @@ export interface StatusBarDeps {
   sidecar: SidecarStatus;
   item: StatusItem;
   activeFolder: () => { uri: string; name: string } | undefined;
+  /**
+   * Whether a run of this window is streaming from the connection. Its health is not
+   * checked then: llama.cpp's server stops a generation when another request arrives.
+   */
+  busy?: (connectionId: string) => boolean;
 }
 
 export class StatusBar {
@@ -95,10 +100,16 @@ export class StatusBar {
     // The embedded model is started by the sidecar on first use: a health check would
     // start it just to colour the status bar.
     if (connection.providerId === 'embedded') return;
+    if (this.d.busy?.(connection.id)) return;
     let health = this.health.get(connection.id);
     if (!health || Date.now() - health.at > HEALTH_TTL_MS) {
       try {
-        const result = await this.d.sidecar.request<P.HealthResult>(P.TEST_CONNECTION, { connectionId: connection.id });
+        // The editor's own request: it must never raise a consent prompt (CONSENT_REQUIRED instead).
+        const result = await this.d.sidecar.request<P.HealthResult>(P.TEST_CONNECTION, {
+          connectionId: connection.id,
+          interactive: false,
+          ...(folder ? { scopeUri: folder.uri } : {}),
+        } satisfies P.TestConnectionParams);
         health = { at: Date.now(), result };
         this.health.set(connection.id, health);
       } catch {

@@ -25,9 +25,11 @@ test('the embedded fallback is labelled a small local demo model and is never he
 
 test('a connection whose server refuses the key turns the status bar to warning colours', async () => {
   const refused: P.HealthResult = { connectionId: 'c2', reachable: true, checkedAt: '', error: { code: 'AUTH_FAILED', message: 'The server refused the API key.', hint: '' } };
-  const { status, item } = bar({ connections: [OPENAI], defaultConnectionId: 'c2', defaultSource: 'settings' }, refused);
+  const { status, item, fake } = bar({ connections: [OPENAI], defaultConnectionId: 'c2', defaultSource: 'settings' }, refused);
   await status.update();
   assert.equal(item.tone, 'warning');
+  // The status bar's own check must never raise a consent prompt.
+  assert.deepEqual(fake.calls[1].params, { connectionId: 'c2', interactive: false, scopeUri: 'file:///w/alpha' });
   assert.match(item.tooltip ?? '', /answered, but: The server refused the API key/);
 });
 
@@ -38,4 +40,13 @@ test('a sidecar that could not start shows why, and a click opens the output', a
   assert.equal(item.tone, 'error');
   assert.equal(item.command, 'modelwire.showOutput');
   assert.equal(item.tooltip, 'cannot import modelwire');
+});
+
+test("a connection a run is streaming from is not health-checked (llama.cpp would stop the run)", async () => {
+  const fake = new FakeSidecar((method) => (method === P.LIST_CONNECTIONS ? { connections: [OPENAI], defaultConnectionId: 'c2', defaultSource: 'settings' } : new Error('no health')));
+  const sidecar = Object.assign(fake, { state: 'running' as SidecarState, lastProblem: '' });
+  const item: StatusItem = { text: '', tooltip: undefined, command: undefined, tone: 'normal' };
+  const status = new StatusBar({ sidecar, item, activeFolder: () => undefined, busy: (id) => id === 'c2' });
+  await status.update();
+  assert.deepEqual(fake.methods(), [P.LIST_CONNECTIONS]);
 });

@@ -19,6 +19,7 @@ LIST_RUNS = "modelwire/listRuns"
 GET_RUN = "modelwire/getRun"
 GET_RUN_REQUESTS = "modelwire/getRunRequests"
 STATUS = "modelwire/status"
+WARM_UP = "modelwire/warmUp"
 RUN_EVENT = "modelwire/runEvent"
 DID_CHANGE_CONNECTIONS = "modelwire/didChangeConnections"
 # Server → client notifications (not requests: no handler is registered for them).

@@ -78,6 +78,9 @@ from modelwire.methods import (
 from modelwire.methods import (
     UPDATE_CONNECTION as UPDATE_CONNECTION,
 )
+from modelwire.methods import (
+    WARM_UP as WARM_UP,
+)
 
 
 def _visible(value: str) -> str:
@@ -468,6 +471,18 @@ class GetRunRequestsResult(WireModel):
 
 class StatusParams(Params):
     pass
+
+
+class WarmUpParams(Params):
+    """`modelwire/warmUp`: start the scope's default connection ahead of its first run."""
+
+    scope_uri: str | None = Field(default=None, max_length=8192)
+
+
+class WarmUpResult(WireModel):
+    connection_id: str | None = None
+    # True when the default is the embedded model and its server is now up.
+    warmed: bool
 
 
 class ConnectionLoad(WireModel):

@@ -53,6 +53,7 @@ PARAMS: dict[str, type[BaseModel]] = {
     p.GET_RUN: p.GetRunParams,
     p.GET_RUN_REQUESTS: p.GetRunRequestsParams,
     p.STATUS: p.StatusParams,
+    p.WARM_UP: p.WarmUpParams,
 }
 
 RESULTS: dict[str, type[BaseModel]] = {
@@ -74,6 +75,7 @@ RESULTS: dict[str, type[BaseModel]] = {
     p.GET_RUN: p.RunRecord,
     p.GET_RUN_REQUESTS: p.GetRunRequestsResult,
     p.STATUS: p.StatusResult,
+    p.WARM_UP: p.WarmUpResult,
 }
 
 # Fields each run event carries beyond runId/seq/kind (runs.py `progress.send(...)`).

@@ -356,7 +356,7 @@ async def test_consent_deny_then_allow_always(
         assert first["status"] == second["status"] == "succeeded"
         assert len(s.consent_prompts) == 2  # deny, then always; no third prompt
         # The prompt names the folder as a user knows it, not as a file:// URI.
-        assert f"allow runs in folder 'ws' ({ws})" in s.consent_prompts[0]
+        assert f"allow requests from folder 'ws' ({ws})" in s.consent_prompts[0]
         assert "file://" not in s.consent_prompts[0]
         auth = openai_double.requests_to("/v1/chat/completions")[-1].headers["authorization"]
         assert auth == f"Bearer {TEST_API_KEY}"

@@ -2,7 +2,7 @@
 import { errorText, toErrorInfo } from '../errors';
 import * as P from '../protocol';
 import { PickItem } from '../ui';
-import { Deps } from './common';
+import { Deps, scope } from './common';
 import { pullModel } from './pullModel';
 
 const REFRESH = Symbol('refresh');
@@ -19,7 +19,7 @@ export async function chooseModel(
     let models: P.ModelEntry[] = [];
     let problem = '';
     try {
-      const result = await d.sidecar.request<P.ListModelsResult>(P.LIST_MODELS, { connectionId: connection.id, refresh });
+      const result = await d.sidecar.request<P.ListModelsResult>(P.LIST_MODELS, { connectionId: connection.id, refresh, ...scope(d) });
       models = result.models;
     } catch (err) {
       problem = errorText(toErrorInfo(err));

@@ -38,6 +38,12 @@ export async function showError(d: Deps, err: unknown, prefix = ''): Promise<voi
   await d.ui.error(`${prefix}${errorText(info)}`);
 }
 
+/** The active folder as a request's `scopeUri`: a stored key's consent is per folder. */
+export function scope(d: Deps): { scopeUri?: string } {
+  const folder = d.settings.activeFolder();
+  return folder ? { scopeUri: folder.uri } : {};
+}
+
 export function uniqueName(base: string, taken: Set<string>): string {
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base} ${i}`)) return `${base} ${i}`;

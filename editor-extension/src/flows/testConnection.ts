@@ -5,7 +5,7 @@
  */
 import { healthText } from '../format';
 import * as P from '../protocol';
-import { askKey, Deps, pickConnection, showError, storeSecret } from './common';
+import { askKey, Deps, pickConnection, scope, showError, storeSecret } from './common';
 
 export const REENTER_KEY = 'Re-enter Key';
 
@@ -13,7 +13,7 @@ export const REENTER_KEY = 'Re-enter Key';
 export async function checkHealth(d: Deps, connection: P.Connection): Promise<P.HealthResult | undefined> {
   try {
     return await d.ui.progress(`ModelWire: testing ${connection.name}…`, false, () =>
-      d.sidecar.request<P.HealthResult>(P.TEST_CONNECTION, { connectionId: connection.id }),
+      d.sidecar.request<P.HealthResult>(P.TEST_CONNECTION, { connectionId: connection.id, ...scope(d) } satisfies P.TestConnectionParams),
     );
   } catch (err) {
     await showError(d, err);

@@ -13,7 +13,7 @@ from modelwire.core.agents import AgentCatalog
 from modelwire.core.backends import BackendPool
 from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.processes import ProcessTable
-from modelwire.core.providers import ProviderRegistry
+from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
 from modelwire.core.runs import RunService
 from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
 from modelwire.core.settings import Settings
@@ -128,6 +128,14 @@ class ModelWire:
             )
         except ModelWireError as exc:
             raise exc.with_context(connection_id=conn.id, provider_id=conn.provider_id) from None
+
+    async def warm_up(self, conn: Connection, settings: Settings) -> bool:
+        """Start the embedded model server for `conn` ahead of its first run (it stops
+        again when idle). Other connections are servers of the user's: nothing to do."""
+        if conn.provider_id != EMBEDDED_ID:
+            return False
+        async with self.backends.lease(conn, settings):
+            return True
 
     async def test_connection(
         self,

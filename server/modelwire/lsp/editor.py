@@ -141,8 +141,8 @@ class EditorBridge:
             lsp.ShowMessageRequestParams(
                 type=lsp.MessageType.Warning,
                 message=(
-                    f"ModelWire: allow runs in {folder_label(requester.workspace)} to use the "
-                    f"API key of connection '{name}'?"
+                    f"ModelWire: allow requests from {folder_label(requester.workspace)} to use "
+                    f"the API key of connection '{name}'?"
                 ),
                 actions=[
                     lsp.MessageActionItem(ALLOW_ONCE),

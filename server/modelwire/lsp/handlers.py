@@ -330,3 +330,16 @@ async def get_run_requests(
 @method(p.STATUS, p.StatusParams)
 async def status(ls: ModelWireServer, params: p.StatusParams) -> p.StatusResult:
     return await asyncio.to_thread(ls.core.status)
+
+
+@method(p.WARM_UP, p.WarmUpParams)
+async def warm_up(ls: ModelWireServer, params: p.WarmUpParams) -> p.WarmUpResult:
+    from modelwire.core.routing import default_connection
+
+    folder = ls.editor.folder_for(params.scope_uri)
+    settings = await ls.editor.settings_for(folder or params.scope_uri)
+    found = default_connection(settings, ls.core.connections)
+    if found is None:
+        return p.WarmUpResult(warmed=False)
+    conn = found[0]
+    return p.WarmUpResult(connection_id=conn.id, warmed=await ls.core.warm_up(conn, settings))
