@@ -39,7 +39,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const f = activeFolder();
       return f ? { uri: f.uri.toString(), name: f.name } : undefined;
     },
-    busy: (connectionId) => tracker.activeRuns().some((r) => r.routing?.connectionId === connectionId),
+    // A run not routed yet may be about to stream from this very connection.
+    busy: (connectionId) => tracker.activeRuns().some((r) => !r.routing || r.routing.connectionId === connectionId),
   });
   const folderOf = () => {
     const f = activeFolder();

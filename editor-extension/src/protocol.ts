@@ -20,6 +20,8 @@ export const START_RUN = 'modelwire/startRun';
 export const CANCEL_RUN = 'modelwire/cancelRun';
 export const LIST_RUNS = 'modelwire/listRuns';
 export const GET_RUN = 'modelwire/getRun';
+/** The model requests of an orchestrator run (the agents' inspector). */
+export const GET_RUN_REQUESTS = 'modelwire/getRunRequests';
 export const STATUS = 'modelwire/status';
 export const WARM_UP = 'modelwire/warmUp';
 export const RUN_EVENT = 'modelwire/runEvent';
@@ -212,6 +214,8 @@ export interface AgentInfo {
   input: 'file' | 'selection';
   output: 'text' | 'diagnostics';
   origin: 'builtin' | 'workspace';
+  /** Runs only with startRun's `prompt` (chat, fix). */
+  needsPrompt?: boolean;
 }
 
 export interface ListAgentsParams {

@@ -102,6 +102,8 @@ export class RunController {
       if (!named) void this.d.ui.error(`ModelWire: there is no agent "${agentArg}".`);
       return named;
     }
+    // Chat and fix run on the user's own words: they have their own entry points.
+    agents = agents.filter((a) => !a.needsPrompt);
     if (onlyWorkspace) {
       agents = agents.filter((a) => a.origin === 'workspace');
       if (agents.length === 0) {

@@ -324,6 +324,8 @@ class AgentInfo(WireModel):
     # An orchestrator: the agents it may delegate to and the read-only tools it may use.
     uses: list[str] | None = None
     tools: list[str] | None = None
+    # Runs only with startRun's `prompt` (chat, fix): not for a plain "run on file" menu.
+    needs_prompt: bool = False
 
 
 class ListAgentsParams(Params):
@@ -358,6 +360,9 @@ class StartRunParams(Params):
     # Chosen by the client and echoed in every runEvent of this run, so a client with
     # several runs in flight knows which events are whose before the runId is known.
     client_run_id: Visible | None = Field(default=None, min_length=1, max_length=128)
+    # The user's own words (a chat turn with the conversation so far, a finding to fix):
+    # required by the agents that declare needsPrompt, appended as the request otherwise.
+    prompt: str | None = Field(default=None, min_length=1, max_length=32768)
 
 
 RoutingSource = Literal["explicit", "settings", "fallback"]

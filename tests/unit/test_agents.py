@@ -29,7 +29,7 @@ from modelwire.core.agents import (
 )
 from modelwire.errors import ErrorCode, ModelWireError
 
-BUILTIN_IDS = ["explain", "review", "document", "summarize", "improve"]
+BUILTIN_IDS = ["explain", "review", "document", "summarize", "improve", "chat", "fix"]
 
 
 @pytest.fixture
@@ -72,6 +72,8 @@ def test_only_review_turns_its_answer_into_diagnostics() -> None:
         "document": "text",
         "summarize": "text",
         "improve": "text",
+        "chat": "text",
+        "fix": "text",
     }
 
 
@@ -617,7 +619,7 @@ def test_asking_for_an_unknown_agent_names_the_ones_available(workspace: Path) -
     error = caught.value
     assert error.code is ErrorCode.AGENT_NOT_FOUND
     assert "'reveiw'" in error.message
-    assert "explain, review, document, summarize, improve, sql" in error.hint
+    assert "explain, review, document, summarize, improve, chat, fix, sql" in error.hint
 
 
 def test_catalog_reads_agent_files_again_only_when_they_change(
@@ -651,3 +653,21 @@ def test_catalog_keeps_the_warnings_of_the_last_read(workspace: Path) -> None:
     catalog = AgentCatalog()
     assert catalog.warnings(workspace) == ["review.md: id 'review' is a built-in agent's; skipped"]
     assert catalog.warnings(None) == []
+
+
+def test_a_request_follows_the_code_and_a_question_alone_is_the_whole_message() -> None:
+    chat = next(a for a in builtin_agents() if a.id == "chat")
+    assert chat.needs_prompt
+    _, user = build_messages(
+        chat,
+        text="x = 1\n",
+        uri="file:///w/a.py",
+        language_id="python",
+        selection=None,
+        request="Why one?",
+    )
+    assert "x = 1" in user.content and user.content.endswith("The user's request:\nWhy one?")
+    _, alone = build_messages(
+        chat, text="", uri="file:///w/s.txt", language_id=None, selection=None, request="Hi?"
+    )
+    assert alone.content == "The user's request:\nHi?"

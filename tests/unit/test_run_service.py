@@ -20,6 +20,7 @@ from testkit.doubles.openai_double import OpenAIDouble
 
 from modelwire.core import run_progress
 from modelwire.core import run_turn as run_turn_module
+from modelwire.core import runs as runs_module
 from modelwire.core.app import ModelWire
 from modelwire.core.run_progress import COALESCE_SECONDS, RunProgress
 from modelwire.core.runs import RunContext, RunRequest, RunService

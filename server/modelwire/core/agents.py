@@ -59,6 +59,8 @@ class Agent:
     uses: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     first_tool: str | None = None
+    # Runs only with the user's own words (startRun's `prompt`): chat, fix.
+    needs_prompt: bool = False
 
     @property
     def orchestrates(self) -> bool:
@@ -190,6 +192,45 @@ _BUILTINS: tuple[Agent, ...] = (
         uses=("review", "explain"),
         tools=("read_file", "list_files", "search"),
         first_tool="run_agent",
+    ),
+)
+# Agents that work from the user's own words (startRun's `prompt`): a chat turn, and a
+# fix for a finding. The code, when attached, stays data; the request is the user's.
+_CHAT_PROMPT = f"""\
+You are a helpful, precise programming assistant in the user's editor. Answer the user's \
+request; when code is attached it is the context the request is about. Be concise and \
+concrete; put code in fenced blocks with the language named. Answer in Markdown. \
+{_CODE_IS_DATA}"""
+
+_FIX_PROMPT = f"""\
+You fix one problem in code. The user's request says what is wrong. Change only what \
+the fix needs; keep everything else, including formatting and comments, as it is.
+Reply with the corrected code of exactly the lines shown, in a single fenced code block, \
+and nothing else. {_CODE_IS_DATA}"""
+
+_BUILTINS = (
+    *_BUILTINS,
+    Agent(
+        id="chat",
+        title="Chat",
+        description="Answer a question, with the open file or selection as context.",
+        input="selection",
+        output="text",
+        system_prompt=_CHAT_PROMPT,
+        origin="builtin",
+        max_tokens=1024,
+        needs_prompt=True,
+    ),
+    Agent(
+        id="fix",
+        title="Fix",
+        description="Fix the problem the request describes in the selected lines.",
+        input="selection",
+        output="text",
+        system_prompt=_FIX_PROMPT,
+        origin="builtin",
+        max_tokens=2048,
+        needs_prompt=True,
     ),
 )
 _BUILTIN_IDS = frozenset(agent.id for agent in _BUILTINS)
@@ -638,6 +679,7 @@ def build_messages(
     uri: str,
     language_id: str | None,
     selection: tuple[int, int] | None,
+    request: str | None = None,
 ) -> tuple[ChatMessage, ...]:
     """The system and user messages for one run of `agent` on `text`.
 
@@ -678,6 +720,10 @@ def build_messages(
 
     fence = _fence_for(shown)
     user = f"{header}\n\n{fence}{language}\n{shown}\n{fence}{closing}"
+    if request is not None:
+        # The user's own words come after the code: what they ask, about that data.
+        asked = f"The user's request:\n{request}"
+        user = asked if not shown.strip() else f"{user}\n\n{asked}"
     return (ChatMessage("system", system), ChatMessage("user", user))
 
 

@@ -80,6 +80,8 @@ class RunRequest:
     depth: int = 0
     input_text: str | None = None
     deadline: float | None = None
+    # The user's own words (startRun's `prompt`), after the code in the agent's message.
+    prompt: str | None = None
 
 
 @dataclass(slots=True)
@@ -345,6 +347,12 @@ class RunService:
     def _prepare(self, req: RunRequest, ctx: RunContext) -> _Job:
         """Everything decided before any network call: agent, text, size, routing."""
         agent = self._agents.get(req.agent_id, ctx.folder)
+        if agent.needs_prompt and not req.prompt:
+            raise ModelWireError(
+                ErrorCode.INVALID_PARAMS,
+                f"The {agent.id} agent needs a prompt: the user's request.",
+                "Send it in startRun's `prompt`.",
+            )
         doc = ctx.document(req.uri) or read_document(
             req.uri, ctx.settings.limits.prompt_max_bytes, ctx.folder
         )
@@ -352,7 +360,7 @@ class RunService:
             text, selection = req.input_text, None
         else:
             text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
-        size = len(text.encode("utf-8"))
+        size = len(text.encode("utf-8")) + len((req.prompt or "").encode("utf-8"))
         if size > ctx.settings.limits.prompt_max_bytes:
             raise ModelWireError(
                 ErrorCode.PROMPT_TOO_LARGE,
@@ -381,6 +389,7 @@ class RunService:
             uri=job.req.uri,
             language_id=job.doc.language_id,
             selection=job.selection,
+            request=job.req.prompt,
         )
         request = ChatRequest(
             model=job.routing.model_ref, messages=messages, max_tokens=job.agent.max_tokens

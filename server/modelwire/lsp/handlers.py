@@ -256,6 +256,7 @@ async def list_agents(ls: ModelWireServer, params: p.ListAgentsParams) -> p.List
                 origin=a.origin,
                 uses=list(a.uses) or None,
                 tools=list(a.tools) or None,
+                needs_prompt=a.needs_prompt,
             )
             for a in agents
         ]
@@ -295,6 +296,7 @@ async def start_run(ls: ModelWireServer, params: p.StartRunParams) -> p.RunRecor
                 connection_id=params.connection_id,
                 model_ref=params.model_ref,
                 client_run_id=params.client_run_id,
+                prompt=params.prompt,
             ),
             ctx,
         )

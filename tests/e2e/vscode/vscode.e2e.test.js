@@ -405,17 +405,17 @@ step('Review from the editor context menu: an answer that is not findings says s
   await menu.locator('.action-item', { hasText: 'ModelWire' }).first().hover();
   await H.waitFor('the ModelWire submenu', async () => (await page.locator('.context-view .monaco-menu .action-item', { hasText: 'Review' }).count()) > 0, 10000);
   await docShot('context-menu', 'vscode-context-menu.png');
-  // Into the submenu and down to Review with the keyboard (a pointer path can close it).
-  await page.keyboard.press('ArrowRight');
-  await H.waitFor('Explain focused in the submenu', async () => /Explain/.test(await page.locator('.context-view .monaco-menu .action-item.focused').last().innerText().catch(() => '')), 5000, 100);
-  // A key pressed while focus moves into the submenu can be lost: press until Review is focused.
-  const focused = async () => page.locator('.context-view .monaco-menu .action-item.focused').last().innerText().catch(() => '');
-  await H.waitFor('Review focused', async () => {
-    if (/Review/.test(await focused())) return true;
-    if (/Explain/.test(await focused())) await page.keyboard.press('ArrowDown');
-    return false;
-  }, 8000, 400);
-  await page.keyboard.press('Enter');
+  // Like a hand: from "ModelWire" straight across into the submenu, then down to Review.
+  const parent = await menu.locator('.action-item', { hasText: 'ModelWire' }).first().boundingBox();
+  const review = page.locator('.context-view .monaco-menu .action-item', { hasText: /^\s*Review/ }).first();
+  const target = await review.boundingBox();
+  const items = (await page.locator('.context-view .monaco-menu .action-item').allInnerTexts()).join(' | ');
+  for (const entry of ['Explain', 'Review', 'Document', 'Summarize', 'Run a Workspace Agent', 'Chat about Selection']) {
+    assert.ok(items.includes(entry), `the submenu has ${entry}: ${items}`);
+  }
+  await page.mouse.move(target.x + target.width / 2, parent.y + parent.height / 2, { steps: 6 });
+  await page.mouse.move(target.x + target.width / 2, target.y + target.height / 2, { steps: 3 });
+  await review.click();
   // The Ollama double answers prose, not findings: the user is told, not shown an empty Problems panel.
   const toast = await wb.waitNotification(/Review on app\.py found no findings it could read/, 30000);
   assert.match((await toast.innerText()).replace(/\u00a0/g, ' '), /could not be read as findings/);
@@ -546,6 +546,38 @@ step('the ModelWire view: connections with the default marked, and the runs', as
   assert.ok(rows.some((r) => /document · app\.py[\s\S]*Local Ollama · llama3\.2 · succeeded/.test(r)), `the runs are listed with routing and outcome: ${rows.join(' | ')}`);
   assert.ok(rows.some((r) => /explain · app\.py[\s\S]*cancelled/.test(r)), 'a cancelled run is listed as such');
   await docShot('modelwire-view', 'vscode-view.png');
+});
+
+step('chat in the ModelWire view, with a follow-up that carries the conversation', async () => {
+  await wb.clearNotifications();
+  await wb.openFile('app.py', 'alpha');
+  await page.locator('.activitybar .action-item .action-label[aria-label^="ModelWire"]').first().click();
+  const chatFrame = async () => {
+    for (const frame of page.frames()) {
+      if (await frame.evaluate(() => !!document.getElementById('transcript')).catch(() => false)) return frame;
+    }
+    return undefined;
+  };
+  const frame = await H.waitFor('the chat view', chatFrame, 20000, 250);
+  await H.waitFor('the chat header names the connection', async () => /Local Ollama · llama3\.2/.test(await frame.locator('#chat-header').innerText()), 15000, 250);
+  const ask = async (text) => {
+    await frame.locator('#question').fill(text);
+    await frame.locator('#question').press('Enter');
+  };
+  await ask('What does add do?');
+  await H.waitFor('the first answer', async () => (await frame.locator('.turn .assistant').allInnerTexts()).some((t) => t.includes('The add function returns')), 30000, 250);
+  await ask('And with strings?');
+  await H.waitFor('two answered turns', async () => (await frame.locator('.turn .assistant').allInnerTexts()).filter((t) => t.includes('The add function returns')).length === 2, 30000, 250);
+  const transcript = await frame.locator('#transcript').innerText();
+  assert.match(transcript, /Local Ollama \(ollama\) · llama3\.2 · source: explicit/, 'each turn shows its routing');
+  // The follow-up went with the conversation so far, after the attached file.
+  const requests = (await H.httpJson('GET', `${env.ollama.url}/__requests`)).body;
+  const chats = requests.filter((r) => r.path === '/api/chat').map((r) => JSON.stringify(r.json));
+  const followUp = chats[chats.length - 1];
+  assert.match(followUp, /The conversation so far:[^"]*User: What does add do\?[^"]*Assistant: The add function returns/);
+  assert.match(followUp, /Question:\\nAnd with strings\?/);
+  assert.match(followUp, /def add\(a, b\)/, 'the open file was attached');
+  await docShot('chat', 'vscode-chat.png');
 });
 
 step('the sidecar was never restarted by the setting changes', async () => {
