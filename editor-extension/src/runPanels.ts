@@ -23,6 +23,8 @@ interface Entry {
   stops: Set<() => void>;
   timer?: ReturnType<typeof setTimeout>;
   ready: boolean;
+  /** Closed by the user: its run may still end and report, but nothing is drawn. */
+  disposed: boolean;
 }
 
 export class RunPanels implements RunOutputs, vscode.Disposable {
@@ -63,9 +65,10 @@ export class RunPanels implements RunOutputs, vscode.Disposable {
     );
     panel.iconPath = vscode.Uri.joinPath(media, 'icon.png');
     panel.webview.html = this.shell(panel.webview, media);
-    const entry: Entry = { panel, view, blocks: [], stops: new Set(), ready: false };
+    const entry: Entry = { panel, view, blocks: [], stops: new Set(), ready: false, disposed: false };
     this.entries.set(key, entry);
     panel.onDidDispose(() => {
+      entry.disposed = true;
       if (entry.timer) clearTimeout(entry.timer);
       this.entries.delete(key);
       for (const stop of entry.stops) stop();
@@ -122,6 +125,7 @@ export class RunPanels implements RunOutputs, vscode.Disposable {
       this.draw(entry);
       return;
     }
+    if (entry.disposed) return;
     entry.timer ??= setTimeout(() => {
       entry.timer = undefined;
       this.draw(entry);
@@ -129,6 +133,7 @@ export class RunPanels implements RunOutputs, vscode.Disposable {
   }
 
   private draw(entry: Entry): void {
+    if (entry.disposed) return;
     const parts = runPanelParts(entry.view);
     entry.blocks = parts.blocks;
     if (!entry.ready) return;

@@ -28,7 +28,7 @@ HARNESS = REPO / "tests" / "e2e" / "vscode"
 CODE_SERVER = REPO / ".cache" / "code-server" / "node_modules" / ".bin" / "code-server"
 CHROMIUM = Path(os.environ.get("MODELWIRE_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO / "test-artifacts" / "vscode"
-E2E_TIMEOUT_S = 480  # the suite bounds itself at 6 minutes; this is the backstop
+E2E_TIMEOUT_S = 720  # the suite bounds itself at 10 minutes; this is the backstop
 
 
 def missing_or_fail(missing: list[str]) -> None:

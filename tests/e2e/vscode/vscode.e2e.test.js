@@ -20,7 +20,7 @@ const path = require('node:path');
 const { test, before, after } = require('node:test');
 const H = require('./harness');
 
-const SUITE_LIMIT_MS = Number(process.env.MODELWIRE_E2E_LIMIT_MS || 6 * 60 * 1000);
+const SUITE_LIMIT_MS = Number(process.env.MODELWIRE_E2E_LIMIT_MS || 10 * 60 * 1000);
 // The same rule as tests/conftest.py (IN_CI), which also hands its verdict down in CI.
 const CI = (process.env.CI || '').trim().toLowerCase() === 'true';
 // The key typed into the password box: unique, so a grep finds any copy of it.
