@@ -62,6 +62,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     settings,
     finished: () => {
       status.refresh(true);
+      // A run's outcome is fresher news about a connection than an old Test Connection.
+      connectionsTree.health.clear();
       connectionsTree.refresh();
       runsTree.refresh();
     },

@@ -64,13 +64,14 @@ function channelLines() {
  * Wait for the n-th routing line (1-based) and return it; the Output view must show it too
  * (it wraps long lines, so compare without line breaks).
  */
-async function routingLine(n, re, timeoutMs = 60000) {
-  await showOutput();
+async function routingLine(n, re, timeoutMs = 60000, { ui = true } = {}) {
+  if (ui) await showOutput();
   const line = await H.waitFor(`routing line ${n} matching ${re}`, async () => {
     const lines = channelLines().filter((l) => /^\d\d:\d\d:\d\d \w+ /.test(l));
     return lines.length >= n && re.test(lines[n - 1]) ? lines[n - 1] : false;
   }, timeoutMs, 250);
   const squash = (t) => t.replace(/\s+/g, '');
+  if (!ui) return line;
   await H.waitFor('the routing line in the Output view', async () => squash(await wb.panelText()).includes(squash(line)), 10000, 250);
   return line;
 }
@@ -472,7 +473,7 @@ step("a review's finding has a code action that explains it", async () => {
   await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: FINDINGS_REPLY } });
   await wb.openFile('app.py', 'alpha');
   await wb.command('ModelWire: Review');
-  await routingLine(11, /review app\.py .* succeeded$/);
+  await routingLine(11, /review app\.py .* succeeded$/, 60000, { ui: false });
   // The finding is a diagnostic on line 2: put the cursor there and open the quick fixes.
   await wb.command('Go to Line/Column...');
   await page.keyboard.type('2');
@@ -481,9 +482,13 @@ step("a review's finding has a code action that explains it", async () => {
   await page.keyboard.press('Control+.');
   const item = page.locator('.action-widget .monaco-list-row', { hasText: 'Explain this finding' });
   await item.first().waitFor({ state: 'visible', timeout: 10000 });
+  assert.ok(await page.locator('.action-widget .monaco-list-row', { hasText: 'Fix with ModelWire' }).count(), 'Fix with ModelWire is offered too');
   await docShot('finding-code-action', 'vscode-finding-action.png');
-  await item.first().click();
-  const line = await routingLine(12, /succeeded$/);
+  // The first quick fix is focused: Enter applies it, as from the keyboard.
+  await H.waitFor('Explain this finding focused', async () => /Explain this finding/.test(await page.locator('.action-widget .monaco-list-row.focused').first().innerText().catch(() => '')), 5000, 100);
+  await page.keyboard.press('Enter');
+  // (the channel's file: focus stays in the editor for the next story)
+  const line = await routingLine(12, /succeeded$/, 60000, { ui: false });
   assert.match(line, /explain app\.py → "Local Ollama"/);
   await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
 });
@@ -494,7 +499,7 @@ step("Apply a Document answer: the diff first, and the file changes only on Acce
   await wb.openFile('app.py', 'alpha');
   await page.keyboard.press('Control+A');
   await wb.command('ModelWire: Document');
-  await routingLine(13, /document app\.py .* succeeded$/);
+  await routingLine(13, /document app\.py .* succeeded$/, 60000, { ui: false });
   const frame = await H.waitFor('the Document panel', async () => wb.runPanelFrame('Document · app.py'), 15000, 200);
   await H.waitFor('a code block with Apply', async () => (await frame.locator('button[data-act="apply"]').count()) > 0, 15000, 200);
   await docShot('document-panel', 'vscode-run-panel.png');
@@ -529,9 +534,11 @@ step('run history lists the runs with their routing', async () => {
   const rows = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
   assert.ok(rows.length >= 6, `history rows: ${rows.length}`);
   assert.ok(rows.some((r) => /cancelled/.test(r)), 'the cancelled run is listed as cancelled');
-  assert.ok(rows.some((r) => r.includes('Team OpenAI (openai)')), 'OpenAI runs listed with routing');
   assert.ok(rows.some((r) => r.includes('Local Ollama (ollama)')), 'Ollama runs listed with routing');
   await docShot('run-history', 'vscode-history.png');
+  // Older runs are further down the (virtual) list: filter, as a user would.
+  await page.locator('.quick-input-widget input.input').fill('Team OpenAI');
+  await H.waitFor('OpenAI runs listed with routing', async () => (await page.locator('.quick-input-list .monaco-list-row').allInnerTexts()).some((r) => r.includes('Team OpenAI (openai)')), 10000, 200);
   await wb.closeQuickInput();
 });
 
@@ -550,8 +557,11 @@ step('the ModelWire view: connections with the default marked, and the runs', as
 
 step('chat in the ModelWire view, with a follow-up that carries the conversation', async () => {
   await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: OLLAMA_REPLY } });
   await wb.openFile('app.py', 'alpha');
-  await page.locator('.activitybar .action-item .action-label[aria-label^="ModelWire"]').first().click();
+  // The editor context menu's "Chat about Selection" opens the view (a second click on the
+  // activity-bar icon would hide the side bar again).
+  await wb.command('ModelWire: Chat about Selection');
   const chatFrame = async () => {
     for (const frame of page.frames()) {
       if (await frame.evaluate(() => !!document.getElementById('transcript')).catch(() => false)) return frame;
