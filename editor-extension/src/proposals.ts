@@ -74,7 +74,13 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     this.texts.set(proposal.toString(), proposed);
     try {
       await vscode.commands.executeCommand('vscode.diff', doc.uri, proposal, `${name} ↔ ModelWire proposal`, { preview: true, viewColumn: vscode.ViewColumn.One });
-      const choice = await vscode.window.showInformationMessage(`ModelWire: apply the proposed change to ${name}?`, ACCEPT, REJECT);
+      // Modal: the diff stays in view behind it, and nothing else can touch the file meanwhile.
+      const choice = await vscode.window.showInformationMessage(
+        `ModelWire: apply the proposed change to ${name}?`,
+        { modal: true, detail: 'The diff shows the change. Accept applies it as one edit (undo with Ctrl+Z); Reject leaves the file as it is.' },
+        ACCEPT,
+        REJECT,
+      );
       await this.closeDiff(proposal);
       if (choice !== ACCEPT) {
         void vscode.window.setStatusBarMessage(`ModelWire: ${name} left unchanged`, 4000);
