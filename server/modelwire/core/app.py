@@ -105,11 +105,10 @@ class ModelWire:
                 self._embedded_ok = False
         return self._embedded_ok
 
-    @staticmethod
-    def _make_embedded():  # type: ignore[no-untyped-def]
-        from modelwire.adapters.embedded import EmbeddedServer
+    def _make_embedded(self):  # type: ignore[no-untyped-def]
+        from modelwire.adapters.embedded import RUN_DIR, EmbeddedServer
 
-        return EmbeddedServer()
+        return EmbeddedServer(run_dir=self.home / RUN_DIR)
 
     # --- connection health and models ---------------------------------------------------
 

@@ -38,7 +38,11 @@ class _Slot:
 
 
 def endpoint_for(
-    conn: Connection, provider: ProviderDescriptor, settings: Settings, base_url: str
+    conn: Connection,
+    provider: ProviderDescriptor,
+    settings: Settings,
+    base_url: str,
+    uds: str | None = None,
 ) -> Endpoint:
     timeouts = settings.timeouts.for_protocol(provider.protocol)
     if conn.timeouts is not None:
@@ -49,7 +53,7 @@ def endpoint_for(
             idle=t.idle_seconds or timeouts.idle,
             total=t.total_seconds or timeouts.total,
         )
-    return Endpoint(base_url=base_url, timeouts=timeouts, local_only=provider.local_only)
+    return Endpoint(base_url=base_url, timeouts=timeouts, local_only=provider.local_only, uds=uds)
 
 
 class BackendPool:
@@ -142,7 +146,8 @@ class BackendPool:
             embedded.begin()
         try:
             base_url = await self._base_url(conn, provider)
-            endpoint = endpoint_for(conn, provider, settings, base_url)
+            uds = embedded.uds if embedded is not None else None
+            endpoint = endpoint_for(conn, provider, settings, base_url, uds)
             key = (provider.protocol, endpoint, conn.has_secret)
             slot = self._slots.get(conn.id)
             if slot is None or slot.key != key:
