@@ -54,9 +54,14 @@ BASE_URL = "http://localhost/v1"
 
 
 def default_run_dir() -> Path:
-    from modelwire.core.store import default_home  # the data folder's location rule
+    """Under MODELWIRE_HOME, else the per-user data directory: the rule of
+    core.store.default_home (the core passes its own; adapters do not import it)."""
+    env = os.environ.get("MODELWIRE_HOME")
+    if env:
+        return Path(env).expanduser() / RUN_DIR
+    from platformdirs import user_data_dir
 
-    return default_home() / RUN_DIR
+    return Path(user_data_dir("modelwire", appauthor=False)) / RUN_DIR
 
 
 class EmbeddedServer:
