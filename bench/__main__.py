@@ -18,10 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cancel, report, startup, streaming
+from bench import cancel, orchestration, report, startup, streaming
 
 RESULTS = Path(__file__).with_name("results")
-ALL = ["startup", "routing", "llamacpp", "cancel", "throughput", "concurrency", "memory"]
+ALL = [
+    "startup",
+    "routing",
+    "llamacpp",
+    "cancel",
+    "orchestration",
+    "throughput",
+    "concurrency",
+    "memory",
+]
 
 
 async def _run(only: list[str], quick: bool) -> dict[str, Any]:
@@ -45,6 +54,8 @@ async def _run(only: list[str], quick: bool) -> dict[str, Any]:
         await step("llamacpp", streaming.routing_llamacpp(samples=3 if quick else 8))
     if "cancel" in only:
         await step("cancel", cancel.run(samples=6 if quick else 20))
+    if "orchestration" in only:
+        await step("orchestration", orchestration.run(samples=2 if quick else 6))
     if "throughput" in only:
         chunks = 20_000 if quick else 200_000
         await step("throughputOllama", streaming.throughput(chunks, "ollama"))

@@ -87,6 +87,21 @@ def markdown(doc: dict[str, Any]) -> str:
                 "p90 ≤ 200 ms",
                 s,
             )
+    if s := r.get("orchestration"):
+        if "error" in s:
+            row("orchestration", s["error"], "", "", s)
+        else:
+            med, p99, ratio = s["medianMs"], s["p99Ms"], s["ratioToHttpxRoundTrip"]
+            row(
+                "orchestration: tool call → next model request (Ollama double)",
+                f"read_file 10 KB {med['readFile10KB']:.1f} ms (p99 {p99['readFile10KB']:.1f}, "
+                f"×{ratio['readFile10KB']}); child run {med['childRun']:.1f} ms "
+                f"(p99 {p99['childRun']:.1f}, ×{ratio['childRun']})",
+                f"bare httpx chat round trip {med['directHttpx']:.2f} ms "
+                f"(p99 {p99['directHttpx']:.1f})",
+                "info (no target)",
+                s,
+            )
     for key, label in (("throughputOllama", "Ollama NDJSON"), ("throughputOpenAI", "OpenAI SSE")):
         if s := r.get(key):
             if "error" in s:
