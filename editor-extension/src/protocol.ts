@@ -20,6 +20,7 @@ export const START_RUN = 'modelwire/startRun';
 export const CANCEL_RUN = 'modelwire/cancelRun';
 export const LIST_RUNS = 'modelwire/listRuns';
 export const GET_RUN = 'modelwire/getRun';
+export const GET_RUN_REQUESTS = 'modelwire/getRunRequests';
 export const STATUS = 'modelwire/status';
 export const RUN_EVENT = 'modelwire/runEvent';
 
@@ -203,6 +204,9 @@ export interface AgentInfo {
   input: 'file' | 'selection';
   output: 'text' | 'diagnostics';
   origin: 'builtin' | 'workspace';
+  /** Orchestrators only: agents it may delegate to, read-only tools it may call. */
+  uses?: string[];
+  tools?: string[];
 }
 
 export interface ListAgentsParams {
@@ -273,6 +277,26 @@ export interface RunRecord {
   /** Only in a startRun result whose output is over 64 KiB: the text came as deltas. */
   outputOmitted?: boolean;
   diagnosticsCount?: number;
+  /** A child run of an orchestrator: its parent run and the step that started it. */
+  parentRunId?: string;
+  parentStep?: number;
+  /** An orchestrator run: its tool calls in order. */
+  steps?: RunStep[];
+}
+
+export type StepOutcome = 'running' | 'ok' | 'error' | 'cancelled';
+
+export interface RunStep {
+  index: number;
+  tool: string;
+  target: string;
+  arguments: Record<string, unknown>;
+  outcome: StepOutcome;
+  summary: string;
+  childRunId?: string;
+  errorCode?: string;
+  startedAt: string;
+  durationMs?: number;
 }
 
 export interface CancelRunParams {
@@ -324,6 +348,8 @@ interface RunEventBase {
   seq: number;
   /** Present when startRun carried a clientRunId. */
   clientRunId?: string;
+  /** Present on the events of a child run (an orchestrator's run_agent step). */
+  parentRunId?: string;
 }
 
 export type RunEvent =
@@ -332,6 +358,17 @@ export type RunEvent =
   | (RunEventBase & { kind: 'loading'; waitedMs: number })
   | (RunEventBase & { kind: 'delta'; text: string })
   | (RunEventBase & { kind: 'retry'; reason: string; delayMs: number })
+  | (RunEventBase & {
+      kind: 'step';
+      step: number;
+      tool: string;
+      target: string;
+      outcome: StepOutcome;
+      childRunId?: string;
+      errorCode?: string;
+      durationMs?: number;
+      summary?: string;
+    })
   | (RunEventBase & {
       kind: 'end';
       status: RunStatus;
@@ -375,6 +412,10 @@ export const ErrorCode = {
   PULL_FAILED: 'PULL_FAILED',
   STORAGE_FAILED: 'STORAGE_FAILED',
   EMBEDDED_UNAVAILABLE: 'EMBEDDED_UNAVAILABLE',
+  TOOLS_UNSUPPORTED: 'TOOLS_UNSUPPORTED',
+  TOOL_CALL_INVALID: 'TOOL_CALL_INVALID',
+  STEP_LIMIT: 'STEP_LIMIT',
+  DELEGATION_TOO_DEEP: 'DELEGATION_TOO_DEEP',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -2,6 +2,7 @@
 import { errorText } from './errors';
 import { formatMs } from './format';
 import { Routing, RunStatus } from './protocol';
+import type { StepView } from './runTracker';
 
 export interface RunView {
   title: string;
@@ -15,6 +16,8 @@ export interface RunView {
   totalMs?: number;
   error?: { code: string; message: string; hint?: string };
   diagnosticsCount?: number;
+  /** An orchestrator's tool calls, shown as they happen. */
+  steps?: readonly StepView[];
   done: boolean;
 }
 
@@ -25,6 +28,14 @@ export function runDocumentText(view: RunView): string {
     lines.push(`_${r.connectionName} (${r.providerId}) · ${r.modelRef} · source: ${r.source}_`, '');
   } else if (!view.done) {
     lines.push(view.queuePosition !== undefined ? `_queued (position ${view.queuePosition})…_` : '_waiting for the sidecar…_', '');
+  }
+  if (view.steps?.length) {
+    for (const s of view.steps) {
+      const child = s.child?.routing ? ` → ${s.child.routing.connectionName} · ${s.child.routing.modelRef} (${s.child.status})` : '';
+      const took = s.durationMs !== undefined ? ` · ${formatMs(s.durationMs)}` : '';
+      lines.push(`- step ${s.index}: \`${s.tool}\` ${s.target} — ${s.errorCode ? `${s.outcome} ${s.errorCode}` : s.outcome}${took}${child}`);
+    }
+    lines.push('');
   }
   if (view.output) lines.push(view.output);
   else if (!view.done && view.routing) {

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { errorText, ErrorInfo, toErrorInfo } from './errors';
-import { fileLabel, routingLine } from './format';
+import { fileLabel, routingLine, stepLines } from './format';
 import * as P from './protocol';
 import { RunDocuments } from './runDocuments';
 import { progressMessage, RunTracker, TrackedRun } from './runTracker';
@@ -83,8 +83,8 @@ export class RunController implements vscode.Disposable {
     let progressReport: ((message: string) => void) | undefined;
     const unsubscribe = this.tracker.onEvent((r, event) => {
       if (r !== run) return;
-      if (event.kind === 'delta' && firstDeltaAt === undefined) firstDeltaAt = Date.now();
-      Object.assign(view, { routing: r.routing, status: r.status, output: r.output, queuePosition: r.queuePosition, loadingMs: r.loadingMs });
+      if (event.kind === 'delta' && !event.parentRunId && firstDeltaAt === undefined) firstDeltaAt = Date.now();
+      Object.assign(view, { routing: r.routing, status: r.status, output: r.output, queuePosition: r.queuePosition, loadingMs: r.loadingMs, steps: r.steps });
       this.docs.touch(docUri);
       progressReport?.(progressMessage(r));
     });
@@ -144,6 +144,7 @@ export class RunController implements vscode.Disposable {
     const firstTokenMs = record?.timings.firstTokenMs ?? run.timings?.firstTokenMs ?? (firstDeltaAt !== undefined ? firstDeltaAt - started : undefined);
     const totalMs = record?.timings.totalMs ?? run.timings?.totalMs ?? Date.now() - started;
     this.log.appendLine(routingLine({ agentId: agent.id, file, routing, status, firstTokenMs, totalMs, errorCode }, new Date()));
+    for (const line of stepLines(run.steps)) this.log.appendLine(line);
 
     const error = failure && !cancelled ? failure : !cancelled && run.error ? { ...run.error, hint: run.error.hint ?? '' } : undefined;
     Object.assign(view, {
