@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         "5 unreachable/busy, 6 generation failed, 130 cancelled (docs/cli.md).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument(
+        "--raw-output",
+        action="store_true",
+        help="write server text byte for byte even on a terminal (escape sequences "
+        "included: only for text you trust)",
+    )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
