@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="models a connection offers")
     models.add_argument("--connection", metavar="NAME")
     models.add_argument(
-        "--refresh", action="store_true", help="re-query (no effect yet: one process)"
+        "--refresh", action="store_true", help="ask the server again instead of the cached list"
     )
     models.add_argument("--json", action="store_true")
 
