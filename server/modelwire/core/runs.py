@@ -14,7 +14,6 @@ import builtins
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from modelwire.adapters.base import (
 from modelwire.core.agents import (
     Agent,
     AgentCatalog,
-    Finding,
     build_messages,
     count_lines,
     parse_findings,
@@ -35,26 +33,24 @@ from modelwire.core.backends import BackendPool
 from modelwire.core.clock import now_iso
 from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.consent import ConsentGate
-from modelwire.core.documents import Document, read_document, select_lines
+from modelwire.core.documents import read_document, select_lines
 from modelwire.core.lanes import Lane, model_busy
 from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.request_log import RequestLog
 from modelwire.core.routing import resolve_routing
 from modelwire.core.run_children import orchestrate
-from modelwire.core.run_progress import EventSink, RunProgress
+from modelwire.core.run_progress import RunProgress
 from modelwire.core.run_records import RunRecords, run_not_found
 from modelwire.core.run_turn import TurnRunner
-from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
+from modelwire.core.run_types import RunContext, RunRequest, _Job
+from modelwire.core.secrets import SecretStore
 from modelwire.core.settings import Settings
 from modelwire.core.store import Store
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
-    Connection,
     ConnectionLoad,
     ModelRequestEntry,
-    Range,
-    Routing,
     RunRecord,
     RunStatus,
     Timings,
@@ -62,50 +58,8 @@ from modelwire.protocol import (
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(slots=True)
-class RunRequest:
-    """What the front door asks for (already validated wire params)."""
-
-    agent_id: str
-    uri: str
-    range: Range | None = None
-    connection_id: str | None = None
-    model_ref: str | None = None
-    client_run_id: str | None = None
-    # Set for a child run of an orchestrator (never from the wire): see run_children.py.
-    run_id: str | None = None
-    parent_run_id: str | None = None
-    parent_step: int | None = None
-    depth: int = 0
-    input_text: str | None = None
-    deadline: float | None = None
-
-
-@dataclass(slots=True)
-class RunContext:
-    """Where the run comes from and how to talk back to its requester."""
-
-    requester: Requester
-    settings: Settings
-    folder: Path | None
-    emit: EventSink
-    document: Callable[[str], Document | None] = lambda uri: None
-    consent: ConsentPrompt | None = None
-    publish_diagnostics: Callable[[str, list[Finding], Agent], None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """A run's inputs, resolved before any network call."""
-
-    req: RunRequest
-    agent: Agent
-    doc: Document
-    text: str
-    selection: tuple[int, int] | None
-    routing: Routing
-    conn: Connection
+# Re-exported: the front doors build these and pass them to RunService.start.
+__all__ = ["RunContext", "RunRequest", "RunService"]
 
 
 @dataclass(slots=True)
