@@ -22,6 +22,7 @@ export const LIST_RUNS = 'modelwire/listRuns';
 export const GET_RUN = 'modelwire/getRun';
 export const GET_RUN_REQUESTS = 'modelwire/getRunRequests';
 export const STATUS = 'modelwire/status';
+export const DID_CHANGE_CONNECTIONS = 'modelwire/didChangeConnections';
 export const RUN_EVENT = 'modelwire/runEvent';
 
 export const SETTINGS_SECTION = 'modelwire';
@@ -416,6 +417,17 @@ export const ErrorCode = {
   TOOL_CALL_INVALID: 'TOOL_CALL_INVALID',
   STEP_LIMIT: 'STEP_LIMIT',
   DELEGATION_TOO_DEEP: 'DELEGATION_TOO_DEEP',
+  CONSENT_REQUIRED: 'CONSENT_REQUIRED',
+  INVALID_SERVER_ID: 'INVALID_SERVER_ID',
+  CONNECT_FAILED: 'CONNECT_FAILED',
+  HOST_OFFLINE: 'HOST_OFFLINE',
+  HOST_DISCONNECTED: 'HOST_DISCONNECTED',
+  TIMEOUT_NO_RESPONSE: 'TIMEOUT_NO_RESPONSE',
+  SERVER_FULL: 'SERVER_FULL',
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  BRIDGE_UNAVAILABLE: 'BRIDGE_UNAVAILABLE',
+  SHARE_NOT_ALLOWED: 'SHARE_NOT_ALLOWED',
   INTERNAL: 'INTERNAL',
 } as const;
 
