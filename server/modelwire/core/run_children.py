@@ -162,6 +162,7 @@ async def orchestrate(
         uri=job.req.uri,
         language_id=job.doc.language_id,
         selection=job.selection,
+        focus=job.focus,
     )
     finish = await loop.run(messages)
     record.finish_reason = finish.finish_reason

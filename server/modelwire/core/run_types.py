@@ -62,3 +62,4 @@ class _Job:
     selection: tuple[int, int] | None
     routing: Routing
     conn: Connection
+    focus: tuple[int, int] | None = None  # the user's selection, for a whole-file agent

@@ -299,8 +299,13 @@ class RunService:
         doc = ctx.document(req.uri) or read_document(
             req.uri, ctx.settings.limits.prompt_max_bytes, ctx.folder
         )
+        focus: tuple[int, int] | None = None
         if req.input_text is not None:  # an orchestrator gave its child this text to work on
             text, selection = req.input_text, None
+        elif req.range is not None and agent.input == "file":
+            # A whole-file agent reads the whole file; the selection says where to look.
+            text, selection = doc.text, None
+            focus = select_lines(doc.text, req.range)[1]
         else:
             text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
         size = len(text.encode("utf-8"))
@@ -309,7 +314,10 @@ class RunService:
                 ErrorCode.PROMPT_TOO_LARGE,
                 f"The text is {size // 1024} KiB; the limit is "
                 f"{ctx.settings.limits.prompt_max_kib} KiB.",
-                "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
+                f"The {agent.id} agent reads the whole file: raise modelwire.limits.promptMaxKiB, "
+                "or run an agent that reads a selection."
+                if agent.input == "file"
+                else "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
             )
         routing = resolve_routing(
             connection_id=req.connection_id,
@@ -320,7 +328,7 @@ class RunService:
             agent_id=agent.id,
         )
         conn = self._connections.get(routing.connection_id)
-        return _Job(req, agent, doc, text, selection, routing, conn)
+        return _Job(req, agent, doc, text, selection, routing, conn, focus)
 
     async def _stream(
         self, job: _Job, ctx: RunContext, record: RunRecord, progress: RunProgress
@@ -332,9 +340,13 @@ class RunService:
             uri=job.req.uri,
             language_id=job.doc.language_id,
             selection=job.selection,
+            focus=job.focus,
         )
         request = ChatRequest(
-            model=job.routing.model_ref, messages=messages, max_tokens=job.agent.max_tokens
+            model=job.routing.model_ref,
+            messages=messages,
+            max_tokens=job.agent.max_tokens,
+            temperature=job.agent.temperature,
         )
         _, finish = await self.turn(job, ctx, record, progress, request)
         record.finish_reason = finish.finish_reason
