@@ -49,6 +49,9 @@ class RunContext:
     document: Callable[[str], Document | None] = lambda uri: None
     consent: ConsentPrompt | None = None
     publish_diagnostics: Callable[[str, list[Finding], Agent], None] | None = None
+    # False: never wait in the connection's queue — MODEL_BUSY unless a slot is free
+    # now (the P2P share host's "one inference at a time" rule).
+    queue: bool = True
 
 
 @dataclass(frozen=True, slots=True)

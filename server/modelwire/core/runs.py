@@ -31,10 +31,11 @@ from modelwire.core.agents import (
 )
 from modelwire.core.backends import BackendPool
 from modelwire.core.clock import now_iso
+from modelwire.core.connection_load import ConnectionLimits
 from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.consent import ConsentGate
 from modelwire.core.documents import read_document, select_lines
-from modelwire.core.lanes import Lane, model_busy
+from modelwire.core.lanes import model_busy
 from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.request_log import RequestLog
@@ -45,7 +46,7 @@ from modelwire.core.run_records import RunRecords, run_not_found
 from modelwire.core.run_turn import TurnRunner
 from modelwire.core.run_types import RunContext, RunRequest, _Job
 from modelwire.core.secrets import SecretStore
-from modelwire.core.settings import Settings
+from modelwire.core.shared_lanes import SharedLanes, SlotHold
 from modelwire.core.store import Store
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
@@ -91,44 +92,16 @@ class RunService:
         self._connections = connections
         self._agents = agents
         self._backends = backends
-        self._lanes: dict[str, Lane] = {}
+        self.lanes = SharedLanes(store, processes)
+        self._limits = ConnectionLimits(connections, providers, self.lanes)
         self._active: dict[str, _Active] = {}
         self.interrupted_on_start = self._records.sweep_interrupted()
 
     # --- lanes ----------------------------------------------------------------------
 
-    def _lane(self, connection_id: str, settings: Settings) -> Lane:
-        conn = self._connections.get(connection_id)
-        provider = self._providers.get(conn.provider_id)
-        local_single = provider.protocol == "ollama" or provider.id == "embedded"
-        limit = conn.max_concurrent or (
-            settings.limits.max_concurrent_ollama
-            if local_single
-            else settings.limits.max_concurrent_other
-        )
-        queue = settings.limits.queue_size
-        lane = self._lanes.get(connection_id)
-        if lane is None:
-            lane = self._lanes[connection_id] = Lane(limit, queue)
-        elif (lane.limit, lane.queue_limit) != (limit, queue):
-            lane.resize(limit, queue)
-        return lane
-
     def load(self) -> list[ConnectionLoad]:
-        loads_: list[ConnectionLoad] = []
-        for connection_id, lane in self._lanes.items():
-            conn = self._connections.find(connection_id)
-            loads_.append(
-                ConnectionLoad(
-                    connection_id=connection_id,
-                    connection_name=conn.name if conn else "(deleted)",
-                    active=lane.active,
-                    queued=lane.queued,
-                    limit=lane.limit,
-                    queue_limit=lane.queue_limit,
-                )
-            )
-        return loads_
+        """Active and queued runs per connection, of every process on the data folder."""
+        return self._limits.load()
 
     # --- cancellation ---------------------------------------------------------------
 
@@ -180,9 +153,8 @@ class RunService:
         self._records.save_steps(record)
 
     def counts(self) -> tuple[int, int]:
-        active = sum(lane.active for lane in self._lanes.values())
-        queued = sum(lane.queued for lane in self._lanes.values())
-        return active, queued
+        """Active and queued runs of every process on the data folder."""
+        return self._limits.counts()
 
     # --- the run --------------------------------------------------------------------
 
@@ -205,7 +177,7 @@ class RunService:
         )
         active = _Active(run_id, None, asyncio.current_task())
         self._active[run_id] = active
-        lane: Lane | None = None
+        lane: SlotHold | None = None
         notice: str | None = None
         try:
             job = self._prepare(req, ctx)
@@ -260,7 +232,7 @@ class RunService:
             raise err from exc
         finally:
             if lane is not None:
-                lane.release()
+                self.lanes.release(lane)
             self._active.pop(run_id, None)
             record.timings.total_ms = round((time.perf_counter() - t0) * 1000, 2)
             record.timings.finished_at = now_iso()
@@ -278,14 +250,18 @@ class RunService:
                 notice=notice,
             )
 
-    async def _acquire(self, job: _Job, ctx: RunContext, progress: RunProgress) -> Lane:
-        """Wait for a generation slot on the run's connection (MODEL_BUSY when full)."""
-        lane = self._lane(job.conn.id, ctx.settings)
-        await lane.acquire(
+    async def _acquire(self, job: _Job, ctx: RunContext, progress: RunProgress) -> SlotHold:
+        """Wait for a generation slot on the run's connection, in the queue shared by
+        every process (MODEL_BUSY when it is full, or at once with `ctx.queue` off)."""
+        limit, queue = self._limits.of(job.conn.id, ctx.settings)
+        return await self.lanes.acquire(
+            job.conn.id,
+            progress.run_id,
+            limit,
+            queue if ctx.queue else 0,
             lambda position: progress.send("queued", position=position, connectionId=job.conn.id),
-            lambda: model_busy(job.conn.name, lane.limit, lane.queue_limit, job.conn.id),
+            lambda: model_busy(job.conn.name, limit, queue if ctx.queue else 0, job.conn.id),
         )
-        return lane
 
     def _mark_running(self, record: RunRecord, job: _Job, progress: RunProgress) -> None:
         record.status = "running"
@@ -371,7 +347,7 @@ class RunService:
             )
         finally:
             if lane is not None:
-                lane.release()
+                self.lanes.release(lane)
 
     def _publish_findings(self, job: _Job, ctx: RunContext, record: RunRecord) -> str | None:
         """Review output → diagnostics; returns a notice when the answer was unreadable."""
