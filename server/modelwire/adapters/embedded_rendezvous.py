@@ -145,15 +145,19 @@ class Rendezvous:
         except (httpx.HTTPError, ValueError, AttributeError):
             return None
 
-    async def wait_listed(self, model_id: str, within: float) -> None:
-        """Wait for a running server (another process's) to list `model_id`: it may be
-        busy generating for someone, which is no reason to start a second one."""
+    async def wait_listed(self, model_id: str, within: float) -> int | None:
+        """Wait for the server answering on the socket to list `model_id`: it may be busy
+        generating for someone, which is no reason to start a second one. Returns its
+        pid, or None once nothing answers any more (it was exiting: start a new one)."""
         deadline = time.monotonic() + within
         while True:
+            pid = await asyncio.to_thread(self.server_pid)
+            if pid is None:
+                return None
             listed = await self.listed_models(wait_s=10.0)
             if listed is not None:
                 if model_id in listed:
-                    return
+                    return pid
                 raise _unavailable(
                     f"Another ModelWire process serves {', '.join(listed) or 'no model'} as "
                     f"the embedded model, not {model_id}.",
