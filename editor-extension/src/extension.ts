@@ -61,6 +61,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const record = await ui.pick(flows.runHistoryItems(listing.runs), { title: 'Run History', placeholder: 'Newest first; pick one to open its output' });
     if (record) await runs.showRecord(record);
   });
+  command('modelwire.showRunRequests', async () => {
+    let listing: P.ListRunsResult;
+    try {
+      listing = await sidecar.request<P.ListRunsResult>(P.LIST_RUNS, { limit: 50 });
+    } catch (err) {
+      void ui.error(`ModelWire: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const record = await ui.pick(flows.runHistoryItems(listing.runs), { title: 'Show Requests of Run', placeholder: 'Newest first; pick one to see the model requests it made' });
+    if (record) await runs.showRequests(record);
+  });
   command('modelwire.cancelRun', () => runs.cancelRun());
   command('modelwire.showOutput', () => log.show(true));
   command('modelwire.restartServer', () => restarts.request());

@@ -287,6 +287,26 @@ export interface RunRecord {
 
 export type StepOutcome = 'running' | 'ok' | 'error' | 'cancelled';
 
+export interface GetRunRequestsParams {
+  runId: string;
+}
+
+export interface ModelRequestEntry {
+  seq: number;
+  sentAt: string;
+  connectionId?: string;
+  providerId?: string;
+  /** The exact body sent; absent when it was over the stored cap (see truncatedBody). */
+  body?: Record<string, unknown>;
+  truncatedBody?: string;
+  bodyBytes: number;
+}
+
+export interface GetRunRequestsResult {
+  runId: string;
+  requests: ModelRequestEntry[];
+}
+
 export interface RunStep {
   index: number;
   tool: string;

@@ -196,6 +196,23 @@ export class RunController implements vscode.Disposable {
     if (run) this.cancels.get(run.key)?.();
   }
 
+  /** The exact model requests a run made (the request inspector), as a JSON document. */
+  async showRequests(record: P.RunRecord): Promise<void> {
+    let result: P.GetRunRequestsResult;
+    try {
+      result = await this.sidecar.request<P.GetRunRequestsResult>(P.GET_RUN_REQUESTS, { runId: record.runId });
+    } catch (err) {
+      void this.ui.error(`ModelWire: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (result.requests.length === 0) {
+      void this.ui.info('ModelWire: no model requests are stored for this run (none sent, or pruned).');
+      return;
+    }
+    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(result, null, 2) });
+    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  }
+
   /** Open a past run (from the history) in a run document. */
   async showRecord(record: P.RunRecord): Promise<void> {
     let full = record;
@@ -214,6 +231,7 @@ export class RunController implements vscode.Disposable {
       totalMs: full.timings.totalMs,
       error: full.errorCode ? { code: full.errorCode, message: full.errorMessage ?? '', hint: '' } : undefined,
       diagnosticsCount: full.diagnosticsCount,
+      steps: (full.steps ?? []).map((s) => ({ index: s.index, tool: s.tool, target: s.target, outcome: s.outcome, durationMs: s.durationMs, errorCode: s.errorCode, summary: s.summary })),
       done: true,
     };
     const uri = this.docs.create(view);
