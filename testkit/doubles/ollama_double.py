@@ -1,4 +1,4 @@
-"""A faithful stand-in for Ollama's native API (shapes from WIRE_FACTS.md).
+"""A faithful stand-in for Ollama's native API (shapes from docs/wire-facts.md).
 
 In a test::
 

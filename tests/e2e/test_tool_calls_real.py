@@ -1,6 +1,6 @@
 """Tool calling against the real llama.cpp server with SmolLM2-135M-Instruct.
 
-Only a forced `tool_choice` is reliable there (WIRE_FACTS.md, docs/agents.md): the
+Only a forced `tool_choice` is reliable there (docs/wire-facts.md, docs/agents.md): the
 adapter must read the real streamed fragments (id and name repeated in each), and an
 orchestrator on the Embedded connection must execute the forced call and then answer.
 Skips on a machine without llama-cpp-python or the model wheel; fails in CI.

@@ -1,4 +1,4 @@
-"""Routing: which connection and which model serve a run (DESIGN.md §3).
+"""Routing: which connection and which model serve a run (docs/routing.md).
 
 Plain calls to `resolve_routing` / `parse_model_spec` over a real registry in tmp_path.
 """

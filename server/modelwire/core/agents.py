@@ -3,7 +3,7 @@
 A workspace agent is a Markdown file `<folder>/.modelwire/agents/<name>.md`: a small
 front matter between `---` lines (id, title, description, input, output, maxTokens)
 and a body that is the system prompt. These files come with whatever repository the
-user opened, so they are untrusted input (DESIGN.md §6): they may choose a prompt and
+user opened, so they are untrusted input (docs/security.md): they may choose a prompt and
 nothing else \u2014 never a connection, host, model, secret or file. Loading them never
 raises; a bad file becomes a warning (naming only the file) and is skipped.
 

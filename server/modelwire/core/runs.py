@@ -1,4 +1,4 @@
-"""The run service: one agent execution from request to record (DESIGN.md §2–§7).
+"""The run service: one agent execution from request to record (docs/architecture.md follows one run).
 
 A run is recorded as soon as it is accepted, routed (connection + model, with the
 source of that choice), queued on its connection's lane, streamed from the adapter to
