@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cancel, orchestration, report, startup, streaming
+from bench import cancel, orchestration, processes, report, startup, streaming
 
 RESULTS = Path(__file__).with_name("results")
 ALL = [
@@ -30,6 +30,7 @@ ALL = [
     "throughput",
     "concurrency",
     "memory",
+    "processes",
 ]
 
 
@@ -65,6 +66,8 @@ async def _run(only: list[str], quick: bool) -> dict[str, Any]:
         await step("concurrency200", streaming.concurrency(200))
     if "memory" in only:
         await step("memory", streaming.memory(total=200 if quick else 1000))
+    if "processes" in only:
+        await step("processes", processes.run(samples=60 if quick else 300))
     return results
 
 

@@ -137,6 +137,29 @@ def markdown(doc: dict[str, Any]) -> str:
                 "listConnections p99 ≤ 10 ms while streaming; all succeed",
                 s,
             )
+    if s := r.get("processes"):
+        if "error" in s:
+            row("processes", s["error"], "", "", s)
+        else:
+            a = s["after"]
+            before = s.get("before")
+            row(
+                "processes: listConnections while another process writes",
+                f"idle p50 {a['idleMs']['p50']:.2f} / p99 {a['idleMs']['p99']:.2f} ms; "
+                f"with a writer p50 {a['withWriterMs']['p50']:.2f} / "
+                f"p99 {a['withWriterMs']['p99']:.2f} ms; sees its edits: {a['seesWriter']}",
+                (
+                    f"before ({s.get('beforeTree')}): idle p50 {before['idleMs']['p50']:.2f} / "
+                    f"p99 {before['idleMs']['p99']:.2f} ms; with a writer p50 "
+                    f"{before['withWriterMs']['p50']:.2f} / "
+                    f"p99 {before['withWriterMs']['p99']:.2f} ms; sees its edits: "
+                    f"{before['seesWriter']}"
+                )
+                if before
+                else "(set MODELWIRE_BENCH_BASELINE for a before figure)",
+                "p50 ≤ 1 ms idle and with a writer; the writer's edits listed",
+                s,
+            )
     if s := r.get("memory"):
         if "error" in s:
             row("memory", s["error"], "", "", s)
