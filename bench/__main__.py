@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cancel, embedded, report, startup, streaming
+from bench import cancel, embedded, orchestration, processes, report, startup, streaming
 
 RESULTS = Path(__file__).with_name("results")
 ALL = [
@@ -26,9 +26,11 @@ ALL = [
     "routing",
     "llamacpp",
     "cancel",
+    "orchestration",
     "throughput",
     "concurrency",
     "memory",
+    "processes",
     "embedded",
 ]
 
@@ -54,6 +56,8 @@ async def _run(only: list[str], quick: bool) -> dict[str, Any]:
         await step("llamacpp", streaming.routing_llamacpp(samples=3 if quick else 8))
     if "cancel" in only:
         await step("cancel", cancel.run(samples=6 if quick else 20))
+    if "orchestration" in only:
+        await step("orchestration", orchestration.run(samples=2 if quick else 6))
     if "throughput" in only:
         chunks = 20_000 if quick else 200_000
         await step("throughputOllama", streaming.throughput(chunks, "ollama"))
@@ -65,6 +69,8 @@ async def _run(only: list[str], quick: bool) -> dict[str, Any]:
         await step("embedded", embedded.embedded_first_token(samples=2 if quick else 3))
     if "memory" in only:
         await step("memory", streaming.memory(total=200 if quick else 1000))
+    if "processes" in only:
+        await step("processes", processes.run(samples=60 if quick else 300))
     return results
 
 

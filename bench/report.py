@@ -87,6 +87,21 @@ def markdown(doc: dict[str, Any]) -> str:
                 "p90 ≤ 200 ms",
                 s,
             )
+    if s := r.get("orchestration"):
+        if "error" in s:
+            row("orchestration", s["error"], "", "", s)
+        else:
+            med, p99, ratio = s["medianMs"], s["p99Ms"], s["ratioToHttpxRoundTrip"]
+            row(
+                "orchestration: tool call → next model request (Ollama double)",
+                f"read_file 10 KB {med['readFile10KB']:.1f} ms (p99 {p99['readFile10KB']:.1f}, "
+                f"×{ratio['readFile10KB']}); child run {med['childRun']:.1f} ms "
+                f"(p99 {p99['childRun']:.1f}, ×{ratio['childRun']})",
+                f"bare httpx chat round trip {med['directHttpx']:.2f} ms "
+                f"(p99 {p99['directHttpx']:.1f})",
+                "info (no target)",
+                s,
+            )
     if s := r.get("embedded"):
         if "medianFirstTokenMs" in s:
             m = s["medianFirstTokenMs"]
@@ -132,6 +147,29 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"idle: listConnections p50 {lc['idleP50']:.2f} ms; RSS "
                 f"{s['sidecarRssMb']['idle']} MB",
                 "listConnections p99 ≤ 10 ms while streaming; all succeed",
+                s,
+            )
+    if s := r.get("processes"):
+        if "error" in s:
+            row("processes", s["error"], "", "", s)
+        else:
+            a = s["after"]
+            before = s.get("before")
+            row(
+                "processes: listConnections while another process writes",
+                f"idle p50 {a['idleMs']['p50']:.2f} / p99 {a['idleMs']['p99']:.2f} ms; "
+                f"with a writer p50 {a['withWriterMs']['p50']:.2f} / "
+                f"p99 {a['withWriterMs']['p99']:.2f} ms; sees its edits: {a['seesWriter']}",
+                (
+                    f"before ({s.get('beforeTree')}): idle p50 {before['idleMs']['p50']:.2f} / "
+                    f"p99 {before['idleMs']['p99']:.2f} ms; with a writer p50 "
+                    f"{before['withWriterMs']['p50']:.2f} / "
+                    f"p99 {before['withWriterMs']['p99']:.2f} ms; sees its edits: "
+                    f"{before['seesWriter']}"
+                )
+                if before
+                else "(set MODELWIRE_BENCH_BASELINE for a before figure)",
+                "p50 ≤ 1 ms idle and with a writer; the writer's edits listed",
                 s,
             )
     if s := r.get("memory"):

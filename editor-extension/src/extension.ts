@@ -165,6 +165,31 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const record = await ui.pick(flows.runHistoryItems(listing.runs), { title: 'Run History', placeholder: 'Newest first; pick one to open its output' });
     if (record) await runs.showRecord(record);
   });
+  command('modelwire.showRunRequests', async () => {
+    let listing: P.ListRunsResult;
+    try {
+      listing = await sidecar.request<P.ListRunsResult>(P.LIST_RUNS, { limit: 50 });
+    } catch (err) {
+      void ui.error(`ModelWire: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const record = await ui.pick(flows.runHistoryItems(listing.runs), { title: 'Show Requests of Run', placeholder: 'Newest first; pick one to see the model requests it made' });
+    if (!record) return;
+    // The exact model requests a run made (the request inspector), as a JSON document.
+    let result: P.GetRunRequestsResult;
+    try {
+      result = await sidecar.request<P.GetRunRequestsResult>(P.GET_RUN_REQUESTS, { runId: record.runId });
+    } catch (err) {
+      void ui.error(`ModelWire: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (result.requests.length === 0) {
+      void ui.info('ModelWire: no model requests are stored for this run (none sent, or pruned).');
+      return;
+    }
+    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(result, null, 2) });
+    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  });
   command('modelwire.cancelRun', () => runs.cancelRun());
   command(EXPLAIN_FINDING, (uri?: unknown, range?: unknown) =>
     typeof uri === 'string' && range && typeof range === 'object' ? runs.runOnRange('explain', uri, range as P.Range) : undefined,

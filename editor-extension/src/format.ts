@@ -1,5 +1,6 @@
 /** How runs, connections and health read to a user. Pure string building, unit-tested. */
 import { Connection, HealthResult, ListConnectionsResult, Routing, RunStatus } from './protocol';
+import type { StepView } from './runTracker';
 
 export function formatMs(ms: number | undefined): string {
   if (ms === undefined || ms === null || !Number.isFinite(ms)) return '–';
@@ -46,6 +47,26 @@ export function routingLine(run: RunSummary, at: Date): string {
     `${clockTime(at)} ${run.agentId} ${run.file} ${route} ` +
     `first-token=${formatMs(run.firstTokenMs)} total=${formatMs(run.totalMs)} ${outcome}`
   );
+}
+
+/**
+ * An orchestrator's steps under its routing line, one indented line each; a child run
+ * shows its own routing and timing:
+ * `  2. run_agent review · ok · 1.24 s → "Work OpenAI" provider=openai model=gpt-4o-mini source=settings succeeded`
+ */
+export function stepLines(steps: readonly StepView[]): string[] {
+  return steps.map((s) => {
+    const outcome = s.errorCode ? `${s.outcome} ${s.errorCode}` : s.outcome;
+    let line = `  ${s.index}. ${s.tool} ${s.target} · ${outcome} · ${formatMs(s.durationMs)}`;
+    const c = s.child;
+    if (c?.routing) {
+      const r = c.routing;
+      line +=
+        ` → "${r.connectionName}" provider=${r.providerId} model=${r.modelRef} source=${r.source}` +
+        ` first-token=${formatMs(c.timings?.firstTokenMs)} ${c.errorCode && c.status === 'failed' ? `failed ${c.errorCode}` : c.status}`;
+    }
+    return line;
+  });
 }
 
 /** Status bar text for the current scope: "$(plug) Local Ollama · llama3.2". */

@@ -216,6 +216,9 @@ export interface AgentInfo {
   origin: 'builtin' | 'workspace';
   /** Runs only with startRun's `prompt` (chat, fix). */
   needsPrompt?: boolean;
+  /** Orchestrators only: agents it may delegate to, read-only tools it may call. */
+  uses?: string[];
+  tools?: string[];
 }
 
 export interface ListAgentsParams {
@@ -288,6 +291,46 @@ export interface RunRecord {
   /** Only in a startRun result whose output is over 64 KiB: the text came as deltas. */
   outputOmitted?: boolean;
   diagnosticsCount?: number;
+  /** A child run of an orchestrator: its parent run and the step that started it. */
+  parentRunId?: string;
+  parentStep?: number;
+  /** An orchestrator run: its tool calls in order. */
+  steps?: RunStep[];
+}
+
+export type StepOutcome = 'running' | 'ok' | 'error' | 'cancelled';
+
+export interface GetRunRequestsParams {
+  runId: string;
+}
+
+export interface ModelRequestEntry {
+  seq: number;
+  sentAt: string;
+  connectionId?: string;
+  providerId?: string;
+  /** The exact body sent; absent when it was over the stored cap (see truncatedBody). */
+  body?: Record<string, unknown>;
+  truncatedBody?: string;
+  bodyBytes: number;
+}
+
+export interface GetRunRequestsResult {
+  runId: string;
+  requests: ModelRequestEntry[];
+}
+
+export interface RunStep {
+  index: number;
+  tool: string;
+  target: string;
+  arguments: Record<string, unknown>;
+  outcome: StepOutcome;
+  summary: string;
+  childRunId?: string;
+  errorCode?: string;
+  startedAt: string;
+  durationMs?: number;
 }
 
 export interface CancelRunParams {
@@ -346,35 +389,7 @@ export interface WarmUpResult {
   warmed: boolean;
 }
 
-// --- Run events (notification modelwire/runEvent) ----------------------------------
-
-interface RunEventBase {
-  runId: string;
-  seq: number;
-  /** Present when startRun carried a clientRunId. */
-  clientRunId?: string;
-}
-
-export type RunEvent =
-  | (RunEventBase & { kind: 'queued'; position: number; connectionId?: string })
-  | (RunEventBase & { kind: 'started'; routing: Routing })
-  /** `reason` is set while the sidecar starts the embedded model server; none: no token yet. */
-  | (RunEventBase & { kind: 'loading'; waitedMs: number; reason?: string | null })
-  | (RunEventBase & { kind: 'delta'; text: string })
-  | (RunEventBase & { kind: 'retry'; reason: string; delayMs: number })
-  | (RunEventBase & {
-      kind: 'end';
-      status: RunStatus;
-      finishReason?: string | null;
-      usage?: RunUsage | null;
-      timings?: Timings;
-      errorCode?: string | null;
-      /** Why a diagnostics answer produced no findings (it could not be read as findings). */
-      notice?: string | null;
-    })
-  | (RunEventBase & { kind: 'error'; code: string; message: string; hint?: string });
-
-export type RunEventKind = RunEvent['kind'];
+export * from './runEvents';
 
 // --- Errors (errors.py): codes in errorCodes.ts --------------------------------------
 

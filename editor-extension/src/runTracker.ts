@@ -8,7 +8,28 @@
  * does not echo it gets the older rule: the oldest run still waiting for a first event.
  * The final record corrects a binding either way. Pure: no vscode import.
  */
-import { Routing, RunEvent, RunStatus, RunUsage, Timings } from './protocol';
+import { Routing, RunEvent, RunStatus, RunUsage, StepOutcome, Timings } from './protocol';
+
+/** A child run of an orchestrator's run_agent step, as its own events tell it. */
+export interface ChildView {
+  runId: string;
+  routing?: Routing;
+  status: RunStatus;
+  timings?: Timings;
+  errorCode?: string;
+}
+
+/** One tool call of an orchestrator run (the `step` events). */
+export interface StepView {
+  index: number;
+  tool: string;
+  target: string;
+  outcome: StepOutcome;
+  durationMs?: number;
+  errorCode?: string;
+  summary?: string;
+  child?: ChildView;
+}
 
 export interface TrackedRun {
   /** Local key, known before the sidecar names the run. */
@@ -36,6 +57,8 @@ export interface TrackedRun {
   timings?: Timings;
   error?: { code: string; message: string; hint?: string };
   cancelRequested: boolean;
+  /** An orchestrator's steps, in order (empty for other agents). */
+  steps: StepView[];
 }
 
 export type RunListener = (run: TrackedRun, event: RunEvent) => void;
@@ -61,6 +84,7 @@ export class RunTracker {
       output: '',
       lastSeq: -1,
       cancelRequested: false,
+      steps: [],
     };
     this.pending.push(run);
     this.active.add(run);
@@ -80,6 +104,13 @@ export class RunTracker {
   /** Handle one `modelwire/runEvent`; events of runs we did not start are ignored. */
   handle(event: RunEvent): TrackedRun | undefined {
     if (!event || typeof event.runId !== 'string') return undefined;
+    if (typeof event.parentRunId === 'string') {
+      // A child run's event: it belongs to its parent's step, never to a pending run.
+      const parent = this.byRunId.get(event.parentRunId);
+      if (!parent || !applyChild(parent, event)) return undefined;
+      for (const listener of this.listeners) listener(parent, event);
+      return parent;
+    }
     let run = this.byRunId.get(event.runId);
     if (!run) {
       run =
@@ -153,6 +184,14 @@ function apply(run: TrackedRun, event: RunEvent, now: number): void {
       break;
     case 'retry':
       break;
+    case 'step': {
+      const known = run.steps.find((s) => s.index === event.step);
+      const step: StepView = known ?? { index: event.step, tool: event.tool, target: event.target, outcome: event.outcome };
+      Object.assign(step, { outcome: event.outcome, durationMs: event.durationMs, errorCode: event.errorCode, summary: event.summary });
+      if (event.childRunId && !step.child) step.child = { runId: event.childRunId, status: 'queued' };
+      if (!known) run.steps.push(step);
+      break;
+    }
     case 'end':
       run.status = event.status;
       run.finishReason = event.finishReason ?? undefined;
@@ -166,6 +205,22 @@ function apply(run: TrackedRun, event: RunEvent, now: number): void {
   }
 }
 
+/** Fold a child run's event into its step; false when no step of `parent` names it. */
+function applyChild(parent: TrackedRun, event: RunEvent): boolean {
+  const child = parent.steps.find((s) => s.child?.runId === event.runId)?.child;
+  if (!child) return false;
+  if (event.kind === 'started') {
+    child.status = 'running';
+    child.routing = event.routing;
+  } else if (event.kind === 'end') {
+    child.status = event.status;
+    child.timings = event.timings;
+  } else if (event.kind === 'error') {
+    child.errorCode = event.code;
+  }
+  return true;
+}
+
 /**
  * The progress notification's message for a run's current state. `now` makes the
  * waiting counters tick: a frozen "loading (1 s)" reads like a hang.
@@ -176,6 +231,8 @@ export function progressMessage(run: TrackedRun, now: number = Date.now()): stri
     return run.queuePosition !== undefined ? `queued (position ${run.queuePosition})` : 'queued';
   }
   const where = run.routing ? `${run.routing.connectionName} · ${run.routing.modelRef}` : '';
+  const step = run.steps[run.steps.length - 1];
+  if (step?.outcome === 'running') return `${where} — step ${step.index}: ${step.tool} ${step.target}`;
   if (!run.output) {
     const waited = run.startedAt !== undefined ? ` (${Math.max(0, Math.round((now - run.startedAt) / 1000))} s)` : '';
     if (run.loadingReason) return `${where} — ${run.loadingReason}${waited}`;

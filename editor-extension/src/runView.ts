@@ -7,6 +7,7 @@ import { errorText } from './errors';
 import { formatMs } from './format';
 import { escapeHtml, renderAnswer, CodeBlock } from './markdown';
 import { Range, Routing, RunStatus } from './protocol';
+import type { StepView } from './runTracker';
 
 export interface RunView {
   title: string;
@@ -27,6 +28,8 @@ export interface RunView {
   diagnosticsCount?: number;
   /** Why a diagnostics answer produced no findings: shown, never a silent empty Problems panel. */
   notice?: string;
+  /** An orchestrator's tool calls, shown as they happen. */
+  steps?: readonly StepView[];
   done: boolean;
 }
 
@@ -52,6 +55,14 @@ export function runPanelParts(view: RunView): PanelParts {
     if (view.routing.providerId === 'embedded') {
       header.push(`<div class="demo">Embedded is a ${EMBEDDED_LABEL}: fine for a first try, weak on real code.</div>`);
     }
+  }
+  if (view.steps?.length) {
+    const items = view.steps.map((s) => {
+      const child = s.child?.routing ? ` → ${s.child.routing.connectionName} · ${s.child.routing.modelRef} (${s.child.status})` : '';
+      const took = s.durationMs !== undefined ? ` · ${formatMs(s.durationMs)}` : '';
+      return `<li>${escapeHtml(`step ${s.index}: ${s.tool} ${s.target} — ${s.errorCode ? `${s.outcome} ${s.errorCode}` : s.outcome}${took}${child}`)}</li>`;
+    });
+    header.push(`<ul class="steps">${items.join('')}</ul>`);
   }
   if (!view.done) {
     const waiting = view.queuePosition !== undefined ? `queued (position ${view.queuePosition})` : view.routing ? '' : 'waiting for the sidecar…';

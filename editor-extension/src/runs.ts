@@ -7,7 +7,7 @@
  */
 import { CancelSource } from './cancel';
 import { ErrorInfo, toErrorInfo } from './errors';
-import { fileLabel, routingLine } from './format';
+import { fileLabel, routingLine, stepLines } from './format';
 import * as P from './protocol';
 import { LineLog, RunHost, RunOutput, RunOutputs } from './runHost';
 import { RecoveryDeps, reportFailure, reportNotice, suggestRealModel } from './runRecovery';
@@ -135,9 +135,9 @@ export class RunController {
     let progressReport: ((message: string) => void) | undefined;
     const unsubscribe = this.d.tracker.onEvent((r, event) => {
       if (r !== run) return;
-      if (event.kind === 'delta' && firstDeltaAt === undefined) firstDeltaAt = Date.now();
+      if (event.kind === 'delta' && !event.parentRunId && firstDeltaAt === undefined) firstDeltaAt = Date.now();
       if (event.kind === 'started') this.d.started?.();
-      Object.assign(view, { routing: r.routing, status: r.status, output: r.output, queuePosition: r.queuePosition, loadingMs: r.loadingMs, progress: progressMessage(r) });
+      Object.assign(view, { routing: r.routing, status: r.status, output: r.output, queuePosition: r.queuePosition, loadingMs: r.loadingMs, steps: r.steps, progress: progressMessage(r) });
       output.update();
       progressReport?.(progressMessage(r));
     });
@@ -205,6 +205,7 @@ export class RunController {
     const firstTokenMs = record?.timings.firstTokenMs ?? run.timings?.firstTokenMs ?? (firstDeltaAt !== undefined ? firstDeltaAt - started : undefined);
     const totalMs = record?.timings.totalMs ?? run.timings?.totalMs ?? Date.now() - started;
     this.d.log.appendLine(routingLine({ agentId: agent.id, file, routing, status, firstTokenMs, totalMs, errorCode }, new Date()));
+    for (const line of stepLines(run.steps)) this.d.log.appendLine(line);
 
     const error = failure && !cancelled ? failure : !cancelled && run.error ? { ...run.error, hint: run.error.hint ?? '' } : undefined;
     Object.assign(view, {
@@ -216,6 +217,7 @@ export class RunController {
       error: error ? { code: error.code, message: error.message, hint: error.hint } : undefined,
       diagnosticsCount: record?.diagnosticsCount,
       notice: run.notice,
+      steps: run.steps,
       done: true,
     });
     output.update(true);
@@ -288,6 +290,7 @@ export class RunController {
       totalMs: full.timings.totalMs,
       error: full.errorCode ? { code: full.errorCode, message: full.errorMessage ?? '', hint: '' } : undefined,
       diagnosticsCount: full.diagnosticsCount,
+      steps: (full.steps ?? []).map((s) => ({ index: s.index, tool: s.tool, target: s.target, outcome: s.outcome, durationMs: s.durationMs, errorCode: s.errorCode, summary: s.summary })),
       done: true,
     };
     this.d.outputs.open(view, `history#${full.runId}`).update(true);

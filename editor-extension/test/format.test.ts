@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { effectiveModel, fileLabel, formatMs, healthText, routingLine, statusBarText } from '../src/format';
+import { effectiveModel, fileLabel, formatMs, healthText, routingLine, statusBarText, stepLines } from '../src/format';
 import { Connection, ListConnectionsResult } from '../src/protocol';
 
 const ollama: Connection = { id: 'c1', name: 'Local Ollama', providerId: 'ollama', baseUrl: 'http://localhost:11434', defaultModel: 'llama3.2', hasSecret: false, createdAt: '', updatedAt: '' };
@@ -49,4 +49,18 @@ test('durations and file labels', () => {
   assert.equal(formatMs(12_345), '12.3 s');
   assert.equal(fileLabel('file:///w/a/my%20file.py'), 'my file.py');
   assert.equal(fileLabel('untitled:Untitled-1'), 'untitled:Untitled-1');
+});
+
+test('an orchestrator prints one indented line per step, a child with its own routing', () => {
+  const work = { connectionId: 'c2', connectionName: 'Work OpenAI', providerId: 'openai', modelRef: 'gpt-4o-mini', source: 'settings' as const };
+  const lines = stepLines([
+    { index: 1, tool: 'read_file', target: 'util.py', outcome: 'ok', durationMs: 2 },
+    { index: 2, tool: 'run_agent', target: 'review', outcome: 'ok', durationMs: 1240, child: { runId: 'rC', status: 'succeeded', routing: work, timings: { queuedAt: 'x', firstTokenMs: 410 } } },
+    { index: 3, tool: 'read_file', target: '../secret', outcome: 'error', errorCode: 'OUTSIDE_WORKSPACE', durationMs: 0.4 },
+  ]);
+  assert.deepEqual(lines, [
+    '  1. read_file util.py · ok · 2 ms',
+    '  2. run_agent review · ok · 1.24 s → "Work OpenAI" provider=openai model=gpt-4o-mini source=settings first-token=410 ms succeeded',
+    '  3. read_file ../secret · error OUTSIDE_WORKSPACE · 0 ms',
+  ]);
 });

@@ -102,3 +102,23 @@ test("the end event's notice is kept on the run", () => {
   t.handle({ runId: 'r', seq: 1, kind: 'end', status: 'succeeded', finishReason: null, usage: null, errorCode: null, notice });
   assert.equal(run.notice, notice);
 });
+
+test("a child run's events fill its parent's step and never bind to another run", () => {
+  const t = new RunTracker();
+  const parent = t.begin('improve', 'Improve', 'file:///a.py');
+  const other = t.begin('explain', 'Explain', 'file:///b.py'); // still waiting for its events
+  t.handle({ runId: 'rP', seq: 1, kind: 'started', routing, clientRunId: parent.clientRunId });
+  t.handle({ runId: 'rP', seq: 2, kind: 'step', step: 1, tool: 'run_agent', target: 'review', outcome: 'running' });
+  t.handle({ runId: 'rP', seq: 3, kind: 'step', step: 1, tool: 'run_agent', target: 'review', outcome: 'running', childRunId: 'rC' });
+  const work = { ...routing, connectionName: 'Work OpenAI', providerId: 'openai', modelRef: 'gpt-4o-mini' };
+  t.handle({ runId: 'rC', seq: 1, kind: 'started', routing: work, parentRunId: 'rP' });
+  t.handle({ runId: 'rC', seq: 2, kind: 'delta', text: 'LINE 1 | error | x', parentRunId: 'rP' });
+  t.handle({ runId: 'rC', seq: 3, kind: 'end', status: 'succeeded', parentRunId: 'rP' });
+  t.handle({ runId: 'rP', seq: 4, kind: 'step', step: 1, tool: 'run_agent', target: 'review', outcome: 'ok', childRunId: 'rC', durationMs: 1240, summary: 'review: 18 characters' });
+  assert.equal(other.runId, undefined);
+  assert.equal(parent.output, ''); // the child's text is its own, not the parent's answer
+  assert.equal(parent.steps.length, 1);
+  assert.deepEqual(parent.steps[0].child, { runId: 'rC', status: 'succeeded', routing: work, timings: undefined });
+  assert.equal(parent.steps[0].outcome, 'ok');
+  assert.match(progressMessage(parent), /waiting for the first token/);
+});

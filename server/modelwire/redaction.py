@@ -1,4 +1,4 @@
-"""Keeping keys out of text, in linear time (DESIGN.md §6; issue 15 items 2, 4, 9).
+"""Keeping keys out of text, in linear time (docs/security.md).
 
 Two rules. A *shape* rule catches keys we never saw (`sk-proj-…`, a provider's masked
 echo `sk-ab****wxyz`, `Bearer …`) without erasing ordinary names that merely start like

@@ -91,6 +91,10 @@ class RecordedRequest:
     chunks_sent: int = 0
     disconnected: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
+    # time.monotonic() (one clock for every process on the machine): when the request
+    # arrived and when its response ended, so a benchmark can time the client's gaps.
+    received_at: float = field(default_factory=time.monotonic)
+    finished_at: float | None = None
 
     @property
     def json(self) -> Any:
@@ -114,6 +118,8 @@ class RecordedRequest:
             "chunksSent": self.chunks_sent,
             "disconnected": self.disconnected.is_set(),
             "finished": self.finished.is_set(),
+            "receivedAt": self.received_at,
+            "finishedAt": self.finished_at,
         }
 
 
@@ -207,6 +213,7 @@ class Exchange:
         hdrs["Content-Length"] = str(len(payload))
         if self._write(self._head(status, hdrs) + (b"" if self.conn.head_only else payload)):
             await self._flush()
+            self.record.finished_at = time.monotonic()
             self.record.finished.set()
 
     async def start_stream(self, status: int, content_type: str, extra: dict[str, str]) -> bool:
@@ -237,6 +244,7 @@ class Exchange:
     async def end_stream(self) -> None:
         await self.flush_chunks()
         if self._write(b"0\r\n\r\n") and await self._flush():
+            self.record.finished_at = time.monotonic()
             self.record.finished.set()
 
     def drop(self) -> None:

@@ -1,4 +1,4 @@
-"""A faithful stand-in for Ollama's native API (shapes from WIRE_FACTS.md).
+"""A faithful stand-in for Ollama's native API (shapes from docs/wire-facts.md).
 
 In a test::
 
@@ -99,6 +99,8 @@ class OllamaDouble(HttpDouble):
         # Models without the tools capability (gemma3, older phi): 400 before streaming.
         self.no_tools = {full_name(m) for m in no_tools}
         self.version = version
+        self.chats_in_flight = 0
+        self.peak_chats_in_flight = 0
 
     def not_found_error(self, model: str) -> dict[str, str]:
         if self.legacy_not_found:  # Ollama before 0.12
@@ -118,7 +120,13 @@ class OllamaDouble(HttpDouble):
         elif route == ("POST", "/api/show"):
             await self._show(incoming, exchange)
         elif route == ("POST", "/api/chat"):
-            await self._chat(incoming, exchange)
+            # Generations in flight at once: what a concurrency limit must bound.
+            self.chats_in_flight += 1
+            self.peak_chats_in_flight = max(self.peak_chats_in_flight, self.chats_in_flight)
+            try:
+                await self._chat(incoming, exchange)
+            finally:
+                self.chats_in_flight -= 1
         elif route == ("POST", "/api/pull"):
             await self._pull(incoming, exchange)
         else:

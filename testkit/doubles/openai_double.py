@@ -1,5 +1,5 @@
 """A faithful stand-in for OpenAI Chat Completions and compatible servers
-(shapes from WIRE_FACTS.md: SSE chunks, the usage chunk, [DONE], error bodies).
+(shapes from docs/wire-facts.md: SSE chunks, the usage chunk, [DONE], error bodies).
 
 In a test::
 

@@ -1,4 +1,4 @@
-"""Scripted tool-call turns for the doubles, in the real wire shapes (WIRE_FACTS.md).
+"""Scripted tool-call turns for the doubles, in the real wire shapes (docs/wire-facts.md).
 
 A test queues turns with `double.script_tools(ToolTurn(...), ...)`; each chat request
 that offers `tools` takes the next turn (requests without tools get the normal reply).

@@ -31,6 +31,28 @@ def test_pull_shows_progress_and_the_model_appears(
     assert "gemma3:270m" in [m["id"] for m in after["models"]]
 
 
+def test_models_come_from_the_cache_until_refresh_asks_the_server_again(
+    tmp_path: Path, ollama_double: OllamaDouble
+) -> None:
+    add_connection(tmp_path, "Local Ollama", "ollama", ollama_double.url, "llama3.2")
+
+    def tags_requests() -> int:
+        return len(ollama_double.requests_to("/api/tags"))
+
+    first = modelwire(tmp_path, "models")
+    after_first = tags_requests()
+    second = modelwire(tmp_path, "models")
+    after_second = tags_requests()
+    third = modelwire(tmp_path, "models", "--refresh")
+
+    assert first.returncode == second.returncode == third.returncode == 0, third.stderr
+    assert after_second == after_first, "the second call asked the server again"
+    assert "(cached; --refresh to re-query)" in second.stderr
+    assert tags_requests() == after_second + 1
+    assert "cached" not in third.stderr
+    assert first.stdout == second.stdout == third.stdout
+
+
 def test_pull_of_an_unknown_model_fails_with_its_code(
     tmp_path: Path, ollama_double: OllamaDouble
 ) -> None:

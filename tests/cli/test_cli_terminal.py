@@ -141,3 +141,12 @@ def test_model_ids_versions_and_file_names_are_inert_on_a_terminal(tmp_path: Pat
         assert not _problems(output), (what, _problems(output), output.decode(errors="replace"))
     assert "evil␛]52" in outputs["models"][1].decode()
     assert "%1B" in outputs["runs"][1].decode() or "␛" in outputs["runs"][1].decode()
+
+
+def test_raw_output_is_an_explicit_choice(tmp_path: Path) -> None:
+    with OllamaDouble(models=["llama3.2"]) as double:
+        double.behave(reply="plain \x1b]0;title\x07 end")
+        add_connection(tmp_path, "Local", "ollama", double.url, "llama3.2")
+        code, output = on_pty(tmp_path, "--raw-output", "run", "explain", "samples/inventory.py")
+    assert code == 0
+    assert b"\x1b]0;title\x07" in output

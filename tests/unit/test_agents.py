@@ -671,3 +671,51 @@ def test_a_request_follows_the_code_and_a_question_alone_is_the_whole_message() 
         chat, text="", uri="file:///w/s.txt", language_id=None, selection=None, request="Hi?"
     )
     assert alone.content == "The user's request:\nHi?"
+
+
+# --- Orchestrator agents ----------------------------------------------------------
+
+
+def test_improve_is_an_orchestrator_that_may_only_read(tmp_path: Path) -> None:
+    improve = agent_by_id("improve")
+    assert improve.orchestrates and improve.uses == ("review", "explain")
+    assert improve.tools == ("read_file", "list_files", "search")
+    assert improve.first_tool == "run_agent"
+    assert not agent_by_id("review").orchestrates
+
+
+def test_a_workspace_agent_declares_agents_and_read_only_tools(tmp_path: Path) -> None:
+    (tmp_path / ".modelwire" / "agents").mkdir(parents=True)
+    write_agent(
+        tmp_path,
+        "deep.md",
+        agent_file(uses="[review, 'document']", tools="read_file, search", firstTool="search"),
+    )
+    agents, warnings = load_workspace_agents(tmp_path)
+    assert warnings == []
+    (deep,) = agents
+    assert (deep.uses, deep.tools, deep.first_tool) == (
+        ("review", "document"),
+        ("read_file", "search"),
+        "search",
+    )
+
+
+@pytest.mark.parametrize(
+    ("front", "reason"),
+    [
+        ({"tools": "[write_file]"}, "tools may only be"),
+        ({"tools": "[read_file, shell]"}, "tools may only be"),
+        ({"uses": "[../etc/passwd]"}, "uses must be a list"),
+        ({"uses": "[http://evil]"}, "uses must be a list"),
+        ({"tools": "[read_file]", "firstTool": "run_agent"}, "firstTool must be"),
+    ],
+)
+def test_an_agent_file_cannot_name_anything_but_agents_and_read_only_tools(
+    tmp_path: Path, front: dict[str, str], reason: str
+) -> None:
+    (tmp_path / ".modelwire" / "agents").mkdir(parents=True)
+    write_agent(tmp_path, "bad.md", agent_file(**front))
+    agents, warnings = load_workspace_agents(tmp_path)
+    assert agents == []
+    assert len(warnings) == 1 and reason in warnings[0] and warnings[0].startswith("bad.md")

@@ -1,4 +1,4 @@
-"""Connections: the names, URLs and secrets a user manages (DESIGN.md §2, §6).
+"""Connections: the names, URLs and secrets a user manages (docs/architecture.md, docs/security.md).
 
 A real store in tmp_path and an in-memory keyring backend (the real OS keyring is
 covered by the lsp tests).

@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import signal
-import socket
+import stat
 import sys
 import textwrap
 import time
@@ -22,25 +22,24 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelwire.adapters import embedded
+from modelwire.adapters import embedded, embedded_install
 from modelwire.adapters.embedded import EmbeddedServer, default_model_path, embedded_status
 from modelwire.errors import ErrorCode, ModelWireError
 
 FAKE_SERVER = textwrap.dedent(
     """
-    import argparse, json, os, signal, sys
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    import argparse, json, os, signal, socketserver, sys
+    from http.server import BaseHTTPRequestHandler
     from pathlib import Path
 
     p = argparse.ArgumentParser()
-    for flag in ("--model", "--model_alias", "--host", "--n_ctx"):
+    for flag in ("--model", "--model_alias", "--n_ctx", "--uds"):
         p.add_argument(flag)
-    p.add_argument("--port", type=int)
     args, _ = p.parse_known_args()
     mode = os.environ.get("MODELWIRE_FAKE_MODE", "serve")
     state = Path(os.environ["MODELWIRE_FAKE_DIR"])
     (state / "env.json").write_text(json.dumps(dict(os.environ)))
-    (state / f"pid-{os.getpid()}").write_text(str(args.port))
+    (state / f"pid-{os.getpid()}").write_text(os.path.abspath(args.uds))
     print("fake llama.cpp server starting", flush=True)  # stdout: must not reach ours
 
     if mode == "crash":
@@ -49,11 +48,6 @@ FAKE_SERVER = textwrap.dedent(
     if mode == "never_ready":
         print("loading model with key sk-live-abcdefghijklmnop", file=sys.stderr, flush=True)
         signal.pause()
-    if mode == "port_taken_once" and not (state / "collided").exists():
-        (state / "collided").write_text("1")
-        print(f"ERROR: [Errno 98] error while attempting to bind on address "
-              f"('127.0.0.1', {args.port}): address already in use", file=sys.stderr)
-        sys.exit(1)
     if mode == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -67,12 +61,25 @@ FAKE_SERVER = textwrap.dedent(
             self.end_headers()
             self.wfile.write(body)
 
+        def address_string(self):
+            return "unix"
+
         def log_message(self, *a):
             pass
 
-    HTTPServer((args.host, args.port), Handler).serve_forever()
+    if os.path.exists(args.uds):
+        os.unlink(args.uds)
+    socketserver.UnixStreamServer(args.uds, Handler).serve_forever()
     """
 )
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every server in these tests meets the others in this data folder."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("MODELWIRE_HOME", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -168,8 +175,8 @@ def test_status_tells_how_to_install_when_no_model_is_there(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("MODELWIRE_EMBEDDED_MODEL", raising=False)
-    monkeypatch.setattr(embedded, "DEFAULT_MODEL_PACKAGE", "no_such_model_package_xyz")
-    monkeypatch.setattr(embedded, "_missing_server_deps", lambda: [])
+    monkeypatch.setattr(embedded_install, "DEFAULT_MODEL_PACKAGE", "no_such_model_package_xyz")
+    monkeypatch.setattr(embedded_install, "missing_server_deps", lambda: [])
 
     available, reason = embedded_status()
 
@@ -180,7 +187,7 @@ def test_status_tells_how_to_install_when_no_model_is_there(
 
 def test_status_names_a_wrong_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MODELWIRE_EMBEDDED_MODEL", str(tmp_path / "missing.gguf"))
-    monkeypatch.setattr(embedded, "_missing_server_deps", lambda: [])
+    monkeypatch.setattr(embedded_install, "missing_server_deps", lambda: [])
 
     available, reason = embedded_status()
 
@@ -191,7 +198,7 @@ def test_status_names_a_wrong_override(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_status_tells_how_to_install_llama_cpp_when_it_is_missing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(embedded, "_SERVER_DEPS", ("llama_cpp", "no_such_module_xyz"))
+    monkeypatch.setattr(embedded_install, "SERVER_DEPS", ("llama_cpp", "no_such_module_xyz"))
 
     available, reason = embedded_status()
 
@@ -217,26 +224,51 @@ async def test_missing_model_file_fails_before_anything_is_spawned(
 # --- starting -----------------------------------------------------------------------
 
 
-def test_free_port_is_an_ephemeral_loopback_port_nobody_holds() -> None:
-    port = embedded.free_port()
-    assert 1024 < port < 65536
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))  # still free to bind
-
-
-async def test_first_need_starts_a_loopback_server_that_lists_the_model(
-    fake_env: Path, model_file: Path, servers: list[EmbeddedServer]
+async def test_first_need_starts_a_server_on_a_private_socket_that_lists_the_model(
+    fake_env: Path, model_file: Path, servers: list[EmbeddedServer], home: Path
 ) -> None:
     server = make(servers, model_file)
 
     base_url = await server.ensure_started()
 
-    assert base_url.startswith("http://127.0.0.1:")
-    assert base_url.endswith("/v1")
     assert server.running and server.base_url == base_url
-    async with httpx.AsyncClient(trust_env=False) as client:
+    sock = home / "embedded" / "llama.sock"
+    assert [str(sock)] == list(started_children(fake_env).values())
+    assert stat.S_IMODE((home / "embedded").stat().st_mode) == 0o700
+    assert stat.S_ISSOCK(sock.stat().st_mode)
+    transport = httpx.AsyncHTTPTransport(uds=server.uds)
+    async with httpx.AsyncClient(transport=transport) as client:
         models = (await client.get(f"{base_url}/models")).json()
     assert [m["id"] for m in models["data"]] == [server.model_id]
+
+
+async def test_a_second_process_uses_the_running_server_instead_of_starting_one(
+    fake_env: Path, model_file: Path, servers: list[EmbeddedServer]
+) -> None:
+    first, second = make(servers, model_file), make(servers, model_file)
+
+    await first.ensure_started()
+    await second.ensure_started()
+
+    assert (first.starts, second.starts) == (1, 0)
+    assert len(started_children(fake_env)) == 1
+    assert second.running and second.pid == first.pid
+
+
+async def test_the_server_outlives_its_starter_while_another_process_uses_it(
+    fake_env: Path, model_file: Path, servers: list[EmbeddedServer]
+) -> None:
+    first, second = make(servers, model_file), make(servers, model_file)
+    await first.ensure_started()
+    await second.ensure_started()
+    pid = first.pid
+    assert pid is not None
+
+    await first.stop()
+    assert alive(pid) and second.running
+
+    await second.stop()  # the last user: the server exits by itself within a second
+    assert await wait_until(lambda: not alive(pid), within=5.0)
 
 
 async def test_concurrent_callers_share_one_start(
@@ -260,24 +292,8 @@ async def test_a_cancelled_caller_does_not_abort_the_start_for_others(
     await asyncio.sleep(0)  # both are waiting on the shared start now
     impatient.cancel()
 
-    assert (await patient).startswith("http://127.0.0.1:")
+    assert (await patient) == embedded.BASE_URL
     assert server.starts == 1
-
-
-async def test_port_taken_in_the_race_is_retried_on_another_port(
-    fake_env: Path,
-    model_file: Path,
-    servers: list[EmbeddedServer],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("MODELWIRE_FAKE_MODE", "port_taken_once")
-    server = make(servers, model_file)
-
-    base_url = await server.ensure_started()
-
-    ports = sorted(started_children(fake_env).values())
-    assert len(ports) == 2  # the collided child and the one that serves
-    assert base_url.rsplit(":", 1)[1].removesuffix("/v1") in ports
 
 
 async def test_the_child_gets_no_settings_or_secrets_from_our_environment(
@@ -362,7 +378,7 @@ async def test_a_server_that_crashes_fails_at_once_with_its_last_words(
 
 
 async def test_a_python_without_llama_cpp_says_how_to_install_it(
-    model_file: Path, servers: list[EmbeddedServer]
+    model_file: Path, servers: list[EmbeddedServer], fake_env: Path
 ) -> None:
     server = EmbeddedServer(model_file, module="no_such_server_module_xyz")
     servers.append(server)

@@ -1,4 +1,5 @@
-"""Errors users meet, and the redaction that keeps keys out of them (DESIGN.md §5, §6)."""
+"""Errors users meet, and the redaction that keeps keys out of them
+(docs/protocol.md §6, docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-connection lanes: a concurrency limit and a bounded FIFO queue (DESIGN.md §7).
+"""Per-connection lanes: a concurrency limit and a bounded FIFO queue (docs/routing.md).
 
 Waiting is on events (a queued run announces its position), never on sleeps.
 """

@@ -22,7 +22,7 @@ from modelwire.core import workspace_tools
 from modelwire.core.app import ModelWire
 from modelwire.core.runs import RunContext, RunRequest
 from modelwire.core.secrets import Requester
-from modelwire.core.settings import AgentBudgets, Settings
+from modelwire.core.settings import AgentBudgets, Limits, Settings
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import CreateConnectionParams, RunRecord
 from tests.unit.test_run_service import BOUND, Events, MemoryKeyring
@@ -361,3 +361,52 @@ async def test_reads_outside_the_workspace_are_refused_and_the_canary_is_never_o
     assert len(answers) == 4 and not any(CANARY in a["content"] for a in answers)
     assert str(tree.canary.resolve()) not in opened
     assert CANARY not in json.dumps([r.wire() for r in tree.core.runs.requests_of(record.run_id)])
+
+
+async def test_cancelling_only_the_child_is_a_tool_result_and_the_parent_goes_on(
+    tree: Tree,
+) -> None:
+    tree.ollama.script_tools(ToolTurn([call("run_agent", agent="review")]))
+    tree.openai.behave(stall_after=1)
+    task, events = tree.start()
+    await events.wait_for(
+        lambda ev: any("parentRunId" in e and e["kind"] == "delta" for e in ev.items)
+    )
+    child_id = next(e["runId"] for e in events.items if "parentRunId" in e)
+
+    assert tree.core.runs.cancel(child_id)
+    record = await asyncio.wait_for(task, BOUND)
+
+    assert record.status == "succeeded"
+    (step,) = record.steps or []
+    assert (step.outcome, step.error_code) == ("error", "GENERATION_ABORTED")
+    assert tree.core.runs.get(child_id).status == "cancelled"
+    assert "cancelled" in tree.ollama_bodies()[1]["messages"][-1]["content"]
+
+
+async def test_the_total_time_budget_ends_the_run_and_its_child(tree: Tree) -> None:
+    tree.ollama.script_tools(ToolTurn([call("run_agent", agent="review")]))
+    tree.openai.behave(stall_after=1)
+    task, _ = tree.start(settings=tree.settings(agents=AgentBudgets(total_seconds=1.0)))
+    error = await finished(task)
+
+    assert isinstance(error, ModelWireError) and error.code is ErrorCode.TIMEOUT
+    assert error.extra["timeout"] == "orchestration"
+    statuses = sorted(r.status for r in tree.core.runs.list(5))
+    assert statuses == ["cancelled", "failed"]  # the child cancelled, the parent failed
+    child_request = tree.openai.requests_to("/v1/chat/completions")[0]
+    assert await child_request.wait_disconnected_async(BOUND)
+
+
+async def test_a_conversation_past_the_prompt_limit_ends_with_prompt_too_large(
+    tree: Tree,
+) -> None:
+    (tree.ws / "big.txt").write_text("x" * 15_000)
+    tree.ollama.script_tools(ToolTurn([call("read_file", path="big.txt")]), repeat=True)
+    settings = tree.settings(limits=Limits(prompt_max_kib=40))
+    task, _ = tree.start(settings=settings)
+    error = await finished(task)
+
+    assert isinstance(error, ModelWireError) and error.code is ErrorCode.PROMPT_TOO_LARGE
+    assert "orchestrator's conversation" in error.message
+    assert len(tree.core.runs.list(1)[0].steps or []) == 3  # 3 × 15 KB passes 40 KiB

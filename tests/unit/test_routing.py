@@ -1,4 +1,4 @@
-"""Routing: which connection and which model serve a run (DESIGN.md §3).
+"""Routing: which connection and which model serve a run (docs/routing.md).
 
 Plain calls to `resolve_routing` / `parse_model_spec` over a real registry in tmp_path.
 """
@@ -56,6 +56,7 @@ class World:
         connection_id: str | None = None,
         model_ref: str | None = None,
         settings: Settings | None = None,
+        agent_id: str | None = None,
     ) -> Routing:
         return resolve_routing(
             connection_id=connection_id,
@@ -63,6 +64,7 @@ class World:
             settings=settings or Settings(),
             connections=self.connections,
             providers=self.providers,
+            agent_id=agent_id,
         )
 
 
@@ -379,3 +381,48 @@ def test_a_specifier_that_contradicts_the_connection_id_is_refused(world: World)
         world.route(connection_id=ollama.id, model_ref="Cloud/gpt-4.1")
 
     assert info.value.code is ErrorCode.INVALID_PARAMS
+
+
+# --- Per-agent routing (modelwire.agentConnections) ----------------------------------
+
+
+def test_an_agent_setting_sends_one_agent_elsewhere_and_leaves_the_rest(world: World) -> None:
+    ollama, cloud = world.ollama(), world.openai()
+    settings = Settings(
+        default_connection=ollama.name,
+        default_model="llama3.2",
+        agent_connections={"review": "cloud"},
+    )
+
+    review = world.route(settings=settings, agent_id="review")
+    explain = world.route(settings=settings, agent_id="explain")
+
+    # The folder's bare defaultModel belongs to its default connection, not to Cloud.
+    assert (review.connection_id, review.model_ref, review.source) == (
+        cloud.id,
+        "gpt-4o-mini",
+        "settings",
+    )
+    assert (explain.connection_id, explain.model_ref) == (ollama.id, "llama3.2")
+
+
+def test_an_agent_setting_may_name_the_model_and_an_explicit_choice_still_wins(
+    world: World,
+) -> None:
+    ollama, cloud = world.ollama(), world.openai()
+    settings = Settings(agent_connections={"review": "Cloud/gpt-4.1"})
+
+    assert world.route(settings=settings, agent_id="review").model_ref == "gpt-4.1"
+    explicit = world.route(connection_id=ollama.id, settings=settings, agent_id="review")
+    assert (explicit.connection_id, explicit.source) == (ollama.id, "explicit")
+    assert cloud.id != explicit.connection_id
+
+
+def test_an_agent_setting_naming_no_connection_says_which_setting(world: World) -> None:
+    world.ollama()
+    settings = Settings(agent_connections={"review": "Gone"})
+
+    err = routing_error(lambda: world.route(settings=settings, agent_id="review"))
+
+    assert err.code is ErrorCode.CONNECTION_NOT_FOUND
+    assert "modelwire.agentConnections" in err.message and "'Gone'" in err.message

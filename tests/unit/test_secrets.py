@@ -1,4 +1,4 @@
-"""Secrets: keyring vetting, consent memory and the audit log (DESIGN.md §6).
+"""Secrets: keyring vetting, consent memory and the audit log (docs/security.md).
 
 Keyring backends are swapped in through `keyring.core` (restored by monkeypatch); the
 real gnome-keyring is covered by the lsp tests.

@@ -247,3 +247,19 @@ def test_a_flood_of_calls_is_refused() -> None:
     with pytest.raises(ModelWireError) as caught:
         calls.add([{"index": i, "function": {"name": "f"}} for i in range(100)])
     assert caught.value.code is ErrorCode.TOOL_CALL_INVALID
+
+
+async def test_a_server_echoing_the_key_in_a_call_never_gets_it_into_the_arguments(
+    openai_double: OpenAIDouble,
+) -> None:
+    openai_double.script_tools(
+        ToolTurn([{"name": "search", "arguments": {"text": f"key {TEST_API_KEY}"}}])
+    )
+    adapter = OpenAIAdapter(Endpoint(openai_double.url + "/v1", FAST), key)
+    try:
+        finish = await finish_of(adapter.stream_chat(ask("gpt-4o-mini")))
+    finally:
+        await adapter.aclose()
+    (call,) = finish.tool_calls
+    assert TEST_API_KEY not in json.dumps(call.arguments)
+    assert call.arguments["text"].startswith("key ")

@@ -26,6 +26,9 @@ class Endpoint:
     base_url: str
     timeouts: Timeouts = field(default_factory=Timeouts)
     local_only: bool = False
+    # A Unix socket to reach the server through (the embedded model); the URL's host
+    # is then never resolved or connected to.
+    uds: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

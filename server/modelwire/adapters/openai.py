@@ -144,7 +144,7 @@ class OpenAIAdapter:
         loopback = is_loopback_host(parts.hostname or "")
         # Loopback servers never go through an environment proxy; a cloud API may need
         # the corporate proxy the environment names.
-        self._client = build_client(endpoint.timeouts, trust_env=not loopback)
+        self._client = build_client(endpoint.timeouts, trust_env=not loopback, uds=endpoint.uds)
 
     @property
     def label(self) -> str:

@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the provider adapters.
 
-One long-lived `httpx.AsyncClient` per connection, the layered timeouts of DESIGN.md §7
+One long-lived `httpx.AsyncClient` per connection, the layered timeouts of docs/providers.md
 (connect / first token / idle gap / total), the single retry before the first byte, and
 a line stream that closes its HTTP response promptly when the consumer stops reading.
 The adapters supply the provider-specific parts through `FailureTexts`: how to word an
@@ -81,7 +81,9 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def build_client(timeouts: Timeouts, *, trust_env: bool) -> httpx.AsyncClient:
+def build_client(
+    timeouts: Timeouts, *, trust_env: bool, uds: str | None = None
+) -> httpx.AsyncClient:
     """The one client of a connection.
 
     Redirects are never followed (a redirect could move a loopback request elsewhere and
@@ -90,6 +92,7 @@ def build_client(timeouts: Timeouts, *, trust_env: bool) -> httpx.AsyncClient:
     a single read timeout and a model load needs far longer than an idle gap.
     """
     backstop = max(timeouts.first_token, timeouts.idle) + 5.0
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=timeouts.connect,
@@ -100,8 +103,10 @@ def build_client(timeouts: Timeouts, *, trust_env: bool) -> httpx.AsyncClient:
             pool=max(timeouts.connect, 10.0),
         ),
         follow_redirects=False,
-        trust_env=trust_env,
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+        trust_env=trust_env and uds is None,
+        limits=limits,
+        # A custom transport owns the pool, so the limits go to it as well.
+        transport=httpx.AsyncHTTPTransport(uds=uds, limits=limits) if uds else None,
     )
 
 

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         from modelwire.lsp.server import serve
 
         return serve()
-    guard_terminal()
+    if not getattr(args, "raw_output", False):
+        guard_terminal()
     if getattr(args, "last", 1) < 1:
         parser.error("--last must be at least 1")
     setup_logging(args.verbose)

@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         "5 unreachable/busy, 6 generation failed, 130 cancelled (docs/cli.md).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument(
+        "--raw-output",
+        action="store_true",
+        help="write server text byte for byte even on a terminal (escape sequences "
+        "included: only for text you trust)",
+    )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
@@ -86,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="models a connection offers")
     models.add_argument("--connection", metavar="NAME")
     models.add_argument(
-        "--refresh", action="store_true", help="re-query (no effect yet: one process)"
+        "--refresh", action="store_true", help="ask the server again instead of the cached list"
     )
     models.add_argument("--json", action="store_true")
 

@@ -3,7 +3,7 @@
 A workspace agent is a Markdown file `<folder>/.modelwire/agents/<name>.md`: a small
 front matter between `---` lines (id, title, description, input, output, maxTokens)
 and a body that is the system prompt. These files come with whatever repository the
-user opened, so they are untrusted input (DESIGN.md §6): they may choose a prompt and
+user opened, so they are untrusted input (docs/security.md): they may choose a prompt and
 nothing else \u2014 never a connection, host, model, secret or file. Loading them never
 raises; a bad file becomes a warning (naming only the file) and is skipped.
 
@@ -40,9 +40,10 @@ Severity = Literal["error", "warning", "info"]
 class Agent:
     """A named task run on a file or a selection.
 
-    `input == "selection"` means the agent works on the selection when there is one
-    (else the file); `"file"` means it always reads the whole file. `max_tokens` None
-    leaves the completion length to the provider.
+    `input == "selection"` means the agent reads the selection when there is one (else
+    the file); `"file"` means it always reads the whole file, and a selection only tells
+    the model which lines to look at first (the run service does both). `max_tokens` and
+    `temperature` None leave them to the provider.
     """
 
     id: str
@@ -53,6 +54,7 @@ class Agent:
     system_prompt: str
     origin: AgentOrigin
     max_tokens: int | None = None
+    temperature: float | None = None
     # An orchestrator (docs/agents.md): agents it may delegate to with run_agent, the
     # read-only workspace tools it may call, and a tool its first turn must call where
     # the provider can force one (OpenAI, llama.cpp).
@@ -254,6 +256,7 @@ MAX_BODY_BYTES = 32 * 1024
 MAX_TITLE_CHARS = 100
 MAX_DESCRIPTION_CHARS = 500
 MAX_TOKENS_LIMIT = 65_536
+MAX_TEMPERATURE = 2.0
 _KNOWN_KEYS = (
     "id",
     "title",
@@ -261,6 +264,7 @@ _KNOWN_KEYS = (
     "input",
     "output",
     "maxTokens",
+    "temperature",
     "uses",
     "tools",
     "firstTool",
@@ -402,6 +406,7 @@ def _agent_from_text(text: str, stem: str) -> tuple[Agent, int]:
                 f"maxTokens must be a whole number from 1 to {MAX_TOKENS_LIMIT}"
             )
         max_tokens = int(raw_max)
+    temperature = _temperature(known.get("temperature", ""))
     uses = tuple(_id_list(known.get("uses", ""), "uses"))
     if len(uses) > MAX_USES:
         raise _InvalidAgentFile(f"uses names more than {MAX_USES} agents")
@@ -426,11 +431,21 @@ def _agent_from_text(text: str, stem: str) -> tuple[Agent, int]:
         system_prompt=body,
         origin="workspace",
         max_tokens=max_tokens,
+        temperature=temperature,
         uses=uses,
         tools=tools,
         first_tool=first_tool,
     )
     return agent, ignored
+
+
+def _temperature(raw: str) -> float | None:
+    """`temperature: 0` … `2` (0 makes a small model's answers repeatable)."""
+    if raw in ("", "null", "~"):
+        return None
+    if not re.fullmatch(r"[0-9](\.[0-9]{1,3})?", raw) or float(raw) > MAX_TEMPERATURE:
+        raise _InvalidAgentFile(f"temperature must be a number from 0 to {MAX_TEMPERATURE:g}")
+    return float(raw)
 
 
 def _id_list(raw: str, field: str) -> list[str]:
@@ -679,14 +694,16 @@ def build_messages(
     uri: str,
     language_id: str | None,
     selection: tuple[int, int] | None,
+    focus: tuple[int, int] | None = None,
     request: str | None = None,
 ) -> tuple[ChatMessage, ...]:
     """The system and user messages for one run of `agent` on `text`.
 
     `text` is the whole file, or the selected lines when `selection` (0-based first and
-    last line) is given. Diagnostics agents see numbered lines, counted from 1 within
-    `text`; parse their answer with `line_offset=selection[0]` (or 0) and
-    `line_count=count_lines(text)`.
+    last line) is given. `focus` (with the whole file as `text`) names the lines the
+    user selected for an agent that reads the whole file. Diagnostics agents see
+    numbered lines, counted from 1 within `text`; parse their answer with
+    `line_offset=selection[0]` (or 0) and `line_count=count_lines(text)`.
     """
     system = agent.system_prompt
     if agent.output == "diagnostics" and agent.origin == "workspace":
@@ -696,6 +713,11 @@ def build_messages(
     name = _file_name(uri)
     language = re.sub(r"[^A-Za-z0-9_+#.-]", "", language_id or "")[:40]
     header = f"File: {name}" + (f" (language: {language})" if language else "")
+    if focus is not None and selection is None:
+        header += (
+            f"\nThe whole file is shown; the user selected lines {focus[0] + 1}-{focus[1] + 1}:"
+            " look at those first."
+        )
     if agent.output == "diagnostics":
         if selection is not None:
             # Numbers restart at 1 for a selection; naming its real lines here would

@@ -12,6 +12,7 @@ from modelwire.core.access import access_context, secret_provider_factory
 from modelwire.core.agents import AgentCatalog
 from modelwire.core.backends import BackendPool
 from modelwire.core.connections import ConnectionRegistry
+from modelwire.core.model_lists import ModelLists
 from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
 from modelwire.core.runs import RunService
@@ -71,7 +72,10 @@ class ModelWire:
         )
         self.agents = AgentCatalog()
         self.backends = BackendPool(
-            self.providers, secret_provider_factory(self.secrets), embedded=self._make_embedded
+            self.providers,
+            secret_provider_factory(self.secrets),
+            ModelLists(self.store),
+            embedded=self._make_embedded,
         )
         self.connections.on_change(self.backends.forget)
         self.runs = RunService(
@@ -105,11 +109,10 @@ class ModelWire:
                 self._embedded_ok = False
         return self._embedded_ok
 
-    @staticmethod
-    def _make_embedded():  # type: ignore[no-untyped-def]
-        from modelwire.adapters.embedded import EmbeddedServer
+    def _make_embedded(self):  # type: ignore[no-untyped-def]
+        from modelwire.adapters.embedded import RUN_DIR, EmbeddedServer
 
-        return EmbeddedServer()
+        return EmbeddedServer(run_dir=self.home / RUN_DIR)
 
     # --- connection health and models ---------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from modelwire.adapters.base import Endpoint, Health, ModelInfo, ProviderAdapter, SecretProvider
 from modelwire.core.clock import now_iso
+from modelwire.core.model_lists import ModelLists
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
 from modelwire.core.settings import Settings
 from modelwire.errors import ErrorCode, ModelWireError
@@ -38,7 +39,11 @@ class _Slot:
 
 
 def endpoint_for(
-    conn: Connection, provider: ProviderDescriptor, settings: Settings, base_url: str
+    conn: Connection,
+    provider: ProviderDescriptor,
+    settings: Settings,
+    base_url: str,
+    uds: str | None = None,
 ) -> Endpoint:
     timeouts = settings.timeouts.for_protocol(provider.protocol)
     if conn.timeouts is not None:
@@ -49,7 +54,7 @@ def endpoint_for(
             idle=t.idle_seconds or timeouts.idle,
             total=t.total_seconds or timeouts.total,
         )
-    return Endpoint(base_url=base_url, timeouts=timeouts, local_only=provider.local_only)
+    return Endpoint(base_url=base_url, timeouts=timeouts, local_only=provider.local_only, uds=uds)
 
 
 class BackendPool:
@@ -59,15 +64,16 @@ class BackendPool:
         self,
         providers: ProviderRegistry,
         secret_provider_for: SecretProviderFactory,
+        model_lists: ModelLists,
         embedded: Callable[[], EmbeddedServer] | None = None,
     ) -> None:
         self._providers = providers
+        self._model_lists = model_lists
         self._secret_provider_for = secret_provider_for
         self._embedded_factory = embedded
         self._embedded: EmbeddedServer | None = None
         self._slots: dict[str, _Slot] = {}
         self._retired: list[_Slot] = []
-        self._models: dict[str, tuple[list[ModelInfo], str]] = {}
         # The loop the adapters' HTTP clients belong to (bound on first use). The pool
         # is only ever touched on it: a change reported from a worker thread is handed
         # over, so the old client is closed by the loop that owns it.
@@ -85,17 +91,17 @@ class BackendPool:
         self._forget(connection_id)
 
     def _forget(self, connection_id: str) -> None:
-        self._models.pop(connection_id, None)
+        self._model_lists.forget(connection_id)
         slot = self._slots.pop(connection_id, None)
         if slot is not None:
             self._retire(slot)
 
     def has_models(self, connection_id: str) -> bool:
         """Whether a model list is cached (listing it again sends nothing)."""
-        return connection_id in self._models
+        return self._model_lists.get(connection_id) is not None
 
     def forget_models(self, connection_id: str) -> None:
-        self._models.pop(connection_id, None)
+        self._model_lists.forget(connection_id)
 
     def _retire(self, slot: _Slot) -> None:
         if slot.users == 0:
@@ -142,7 +148,8 @@ class BackendPool:
             embedded.begin()
         try:
             base_url = await self._base_url(conn, provider)
-            endpoint = endpoint_for(conn, provider, settings, base_url)
+            uds = embedded.uds if embedded is not None else None
+            endpoint = endpoint_for(conn, provider, settings, base_url, uds)
             key = (provider.protocol, endpoint, conn.has_secret)
             slot = self._slots.get(conn.id)
             if slot is None or slot.key != key:
@@ -176,13 +183,13 @@ class BackendPool:
     async def list_models(
         self, conn: Connection, settings: Settings, refresh: bool
     ) -> tuple[list[ModelInfo], str, bool]:
-        cached = self._models.get(conn.id)
-        if cached is not None and not refresh:
+        cached = None if refresh else self._model_lists.get(conn.id)
+        if cached is not None:
             return cached[0], cached[1], True
         async with self.lease(conn, settings) as adapter:
             models = await adapter.list_models()
         stamp = now_iso()
-        self._models[conn.id] = (models, stamp)
+        self._model_lists.put(conn.id, models, stamp)
         return models, stamp, False
 
     async def aclose(self) -> None:

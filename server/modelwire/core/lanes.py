@@ -1,4 +1,8 @@
-"""Per-connection concurrency: a limit of active runs and a bounded FIFO queue.
+"""An in-process lane: a limit of active holders and a bounded FIFO queue.
+
+Runs do not use it: their per-connection limits hold across processes (shared_lanes).
+It serves a policy that lives inside one process, such as a share host's "one
+inference at a time, MODEL_BUSY at once": `Lane(limit=1, queue_limit=0)`.
 
 A finished run hands its slot straight to the next waiter, so queued runs are served
 strictly in arrival order; beyond the queue, `MODEL_BUSY` is raised at once.

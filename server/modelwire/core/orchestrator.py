@@ -1,4 +1,4 @@
-"""The orchestrator loop (DESIGN.md §12): model turn, tool calls, results, again.
+"""The orchestrator loop (docs/agents.md): model turn, tool calls, results, again.
 
 The model gets tool definitions; every call it makes is one step, executed here and
 answered with a `tool` message, until a turn ends without calls (the answer) or a
@@ -44,7 +44,7 @@ _PROPAGATED = frozenset({ErrorCode.DELEGATION_TOO_DEEP.value})
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """Limits of one orchestrator run (DESIGN.md §12); docs/agents.md lists them."""
+    """Limits of one orchestrator run; docs/agents.md lists them."""
 
     max_steps: int = 8
     max_depth: int = 2

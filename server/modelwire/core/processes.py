@@ -70,17 +70,17 @@ class ProcessTable:
 
     def __init__(self, store: Store, kind: str) -> None:
         self._store = store
-        try:
-            self.dir = private_dir(store.home / PROCS_DIR)
-        except OSError:
-            # The store is degraded to memory too: nothing is shared, a private
-            # folder keeps the lock working for this process alone.
-            self.dir = Path(tempfile.mkdtemp(prefix="modelwire-procs-"))
         self.id = str(uuid.uuid4())
         self.kind = kind
         self._fd: int | None = None
-        path = self._path(self.id)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self.dir = private_dir(store.home / PROCS_DIR)
+            fd = os.open(self._path(self.id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            # A read-only or unwritable home (the store is degraded too): nothing is
+            # shared, and a private folder keeps the lock working for this process alone.
+            self.dir = Path(tempfile.mkdtemp(prefix="modelwire-procs-"))
+            fd = os.open(self._path(self.id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)  # a fresh file: nobody else can hold it
         self._fd = fd
         pid = os.getpid()

@@ -1,4 +1,4 @@
-"""Which connection and model serve a run (DESIGN.md §3).
+"""Which connection and model serve a run (docs/routing.md).
 
 Connection: the request's `connectionId` (or a `connection-name/model` specifier in
 `modelRef`) → the agent's entry in `modelwire.agentConnections` → the

@@ -23,12 +23,13 @@ from modelwire.core.agents import build_messages
 from modelwire.core.orchestrator import AgentChoice, Budget, ChildOutcome, Loop
 from modelwire.core.providers import EMBEDDED_ID
 from modelwire.core.run_progress import RunProgress
+from modelwire.core.run_types import RunContext, RunRequest, _Job
 from modelwire.core.workspace_tools import Workspace
 from modelwire.errors import ModelWireError
 from modelwire.protocol import Position, Range, RunRecord, RunStep
 
 if TYPE_CHECKING:
-    from modelwire.core.runs import RunContext, RunService, _Job
+    from modelwire.core.runs import RunService
 
 
 def step_event(step: RunStep) -> dict[str, Any]:
@@ -66,8 +67,6 @@ async def orchestrate(
     progress: RunProgress,
 ) -> None:
     """Run `job`'s orchestrator loop to its answer (or a budget's error)."""
-    from modelwire.core.runs import RunRequest
-
     agents = ctx.settings.agents
     budget = Budget(
         max_steps=agents.max_steps,
@@ -163,6 +162,7 @@ async def orchestrate(
         uri=job.req.uri,
         language_id=job.doc.language_id,
         selection=job.selection,
+        focus=job.focus,
     )
     finish = await loop.run(messages)
     record.finish_reason = finish.finish_reason

@@ -87,33 +87,48 @@ class TurnRunner:
         t_start = last_checkpoint = time.perf_counter()
         text: list[str] = []
         finish = Finish("stop")
+        logged = False
         async with (
             self._backends.lease(conn, settings) as adapter,
             aclosing(adapter.stream_chat(request)) as stream,
         ):
-            self._log(record, conn, routing, adapter, request)
-            with access_context(record.run_id, requester, "run"):
-                async for item in stream:
-                    if isinstance(item, Delta):
-                        now = time.perf_counter()
-                        if record.timings.first_token_ms is None:
-                            record.timings.first_token_ms = round((now - t_start) * 1000, 2)
-                        text.append(item.text)
-                        progress.delta(item.text)
-                        if now - last_checkpoint >= CHECKPOINT_SECONDS:
-                            last_checkpoint = now
-                            self._records.checkpoint(record.run_id, progress.unsaved())
-                    elif isinstance(item, Finish):
-                        finish = item
-                        record.usage = add_usage(record.usage, item)
-                    elif isinstance(item, Loading):
-                        progress.send("loading", waitedMs=round(item.waited_s * 1000))
-                    elif isinstance(item, Retrying):
-                        progress.send(
-                            "retry", reason=item.reason, delayMs=round(item.delay_s * 1000)
-                        )
+            try:
+                with access_context(record.run_id, requester, "run"):
+                    async for item in stream:
+                        if not logged:
+                            # Stored once the model answers (its think time, not the
+                            # sidecar's), or below if it never does.
+                            logged = True
+                            self._log(record, conn, routing, adapter, request)
+                        self._item(item, record, progress, text, t_start)
+                        if isinstance(item, Finish):
+                            finish = item
+                        if isinstance(item, Delta):
+                            now = time.perf_counter()
+                            if now - last_checkpoint >= CHECKPOINT_SECONDS:
+                                last_checkpoint = now
+                                self._records.checkpoint(record.run_id, progress.unsaved())
+            finally:
+                if not logged:
+                    self._log(record, conn, routing, adapter, request)
         progress.flush()
         return "".join(text), finish
+
+    @staticmethod
+    def _item(
+        item: object, record: RunRecord, progress: RunProgress, text: list[str], t_start: float
+    ) -> None:
+        if isinstance(item, Delta):
+            if record.timings.first_token_ms is None:
+                record.timings.first_token_ms = round((time.perf_counter() - t_start) * 1000, 2)
+            text.append(item.text)
+            progress.delta(item.text)
+        elif isinstance(item, Finish):
+            record.usage = add_usage(record.usage, item)
+        elif isinstance(item, Loading):
+            progress.send("loading", waitedMs=round(item.waited_s * 1000))
+        elif isinstance(item, Retrying):
+            progress.send("retry", reason=item.reason, delayMs=round(item.delay_s * 1000))
 
     def _log(
         self,

@@ -1,4 +1,5 @@
-"""The run service: one agent execution from request to record (DESIGN.md §2–§7).
+"""The run service: one agent execution from request to record
+(docs/architecture.md follows one run).
 
 A run is recorded as soon as it is accepted, routed (connection + model, with the
 source of that choice), queued on its connection's lane, streamed from the adapter to
@@ -14,7 +15,6 @@ import builtins
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,35 +26,33 @@ from modelwire.adapters.base import (
 from modelwire.core.agents import (
     Agent,
     AgentCatalog,
-    Finding,
     build_messages,
     count_lines,
     parse_findings,
 )
 from modelwire.core.backends import BackendPool
 from modelwire.core.clock import now_iso
+from modelwire.core.connection_load import ConnectionLimits
 from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.consent import ConsentGate
-from modelwire.core.documents import Document, read_document, select_lines
-from modelwire.core.lanes import Lane, model_busy
+from modelwire.core.documents import read_document, select_lines
+from modelwire.core.lanes import model_busy
 from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import ProviderRegistry
 from modelwire.core.request_log import RequestLog
 from modelwire.core.routing import resolve_routing
 from modelwire.core.run_children import orchestrate
-from modelwire.core.run_progress import EventSink, RunProgress
+from modelwire.core.run_progress import RunProgress
 from modelwire.core.run_records import RunRecords, run_not_found
 from modelwire.core.run_turn import TurnRunner
-from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
-from modelwire.core.settings import Settings
+from modelwire.core.run_types import RunContext, RunRequest, _Job
+from modelwire.core.secrets import SecretStore
+from modelwire.core.shared_lanes import SharedLanes, SlotHold
 from modelwire.core.store import Store
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import (
-    Connection,
     ConnectionLoad,
     ModelRequestEntry,
-    Range,
-    Routing,
     RunRecord,
     RunStatus,
     Timings,
@@ -62,52 +60,8 @@ from modelwire.protocol import (
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(slots=True)
-class RunRequest:
-    """What the front door asks for (already validated wire params)."""
-
-    agent_id: str
-    uri: str
-    range: Range | None = None
-    connection_id: str | None = None
-    model_ref: str | None = None
-    client_run_id: str | None = None
-    # Set for a child run of an orchestrator (never from the wire): see run_children.py.
-    run_id: str | None = None
-    parent_run_id: str | None = None
-    parent_step: int | None = None
-    depth: int = 0
-    input_text: str | None = None
-    deadline: float | None = None
-    # The user's own words (startRun's `prompt`), after the code in the agent's message.
-    prompt: str | None = None
-
-
-@dataclass(slots=True)
-class RunContext:
-    """Where the run comes from and how to talk back to its requester."""
-
-    requester: Requester
-    settings: Settings
-    folder: Path | None
-    emit: EventSink
-    document: Callable[[str], Document | None] = lambda uri: None
-    consent: ConsentPrompt | None = None
-    publish_diagnostics: Callable[[str, list[Finding], Agent], None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """A run's inputs, resolved before any network call."""
-
-    req: RunRequest
-    agent: Agent
-    doc: Document
-    text: str
-    selection: tuple[int, int] | None
-    routing: Routing
-    conn: Connection
+# Re-exported: the front doors build these and pass them to RunService.start.
+__all__ = ["RunContext", "RunRequest", "RunService"]
 
 
 @dataclass(slots=True)
@@ -139,44 +93,16 @@ class RunService:
         self._connections = connections
         self._agents = agents
         self._backends = backends
-        self._lanes: dict[str, Lane] = {}
+        self.lanes = SharedLanes(store, processes)
+        self._limits = ConnectionLimits(connections, providers, self.lanes)
         self._active: dict[str, _Active] = {}
         self.interrupted_on_start = self._records.sweep_interrupted()
 
     # --- lanes ----------------------------------------------------------------------
 
-    def _lane(self, connection_id: str, settings: Settings) -> Lane:
-        conn = self._connections.get(connection_id)
-        provider = self._providers.get(conn.provider_id)
-        local_single = provider.protocol == "ollama" or provider.id == "embedded"
-        limit = conn.max_concurrent or (
-            settings.limits.max_concurrent_ollama
-            if local_single
-            else settings.limits.max_concurrent_other
-        )
-        queue = settings.limits.queue_size
-        lane = self._lanes.get(connection_id)
-        if lane is None:
-            lane = self._lanes[connection_id] = Lane(limit, queue)
-        elif (lane.limit, lane.queue_limit) != (limit, queue):
-            lane.resize(limit, queue)
-        return lane
-
     def load(self) -> list[ConnectionLoad]:
-        loads_: list[ConnectionLoad] = []
-        for connection_id, lane in self._lanes.items():
-            conn = self._connections.find(connection_id)
-            loads_.append(
-                ConnectionLoad(
-                    connection_id=connection_id,
-                    connection_name=conn.name if conn else "(deleted)",
-                    active=lane.active,
-                    queued=lane.queued,
-                    limit=lane.limit,
-                    queue_limit=lane.queue_limit,
-                )
-            )
-        return loads_
+        """Active and queued runs per connection, of every process on the data folder."""
+        return self._limits.load()
 
     # --- cancellation ---------------------------------------------------------------
 
@@ -228,9 +154,8 @@ class RunService:
         self._records.save_steps(record)
 
     def counts(self) -> tuple[int, int]:
-        active = sum(lane.active for lane in self._lanes.values())
-        queued = sum(lane.queued for lane in self._lanes.values())
-        return active, queued
+        """Active and queued runs of every process on the data folder."""
+        return self._limits.counts()
 
     # --- the run --------------------------------------------------------------------
 
@@ -253,7 +178,7 @@ class RunService:
         )
         active = _Active(run_id, None, asyncio.current_task())
         self._active[run_id] = active
-        lane: Lane | None = None
+        lane: SlotHold | None = None
         notice: str | None = None
         try:
             job = self._prepare(req, ctx)
@@ -311,7 +236,7 @@ class RunService:
             raise err from exc
         finally:
             if lane is not None:
-                lane.release()
+                self.lanes.release(lane)
             self._active.pop(run_id, None)
             record.timings.total_ms = round((time.perf_counter() - t0) * 1000, 2)
             record.timings.finished_at = now_iso()
@@ -329,14 +254,18 @@ class RunService:
                 notice=notice,
             )
 
-    async def _acquire(self, job: _Job, ctx: RunContext, progress: RunProgress) -> Lane:
-        """Wait for a generation slot on the run's connection (MODEL_BUSY when full)."""
-        lane = self._lane(job.conn.id, ctx.settings)
-        await lane.acquire(
+    async def _acquire(self, job: _Job, ctx: RunContext, progress: RunProgress) -> SlotHold:
+        """Wait for a generation slot on the run's connection, in the queue shared by
+        every process (MODEL_BUSY when it is full, or at once with `ctx.queue` off)."""
+        limit, queue = self._limits.of(job.conn.id, ctx.settings)
+        return await self.lanes.acquire(
+            job.conn.id,
+            progress.run_id,
+            limit,
+            queue if ctx.queue else 0,
             lambda position: progress.send("queued", position=position, connectionId=job.conn.id),
-            lambda: model_busy(job.conn.name, lane.limit, lane.queue_limit, job.conn.id),
+            lambda: model_busy(job.conn.name, limit, queue if ctx.queue else 0, job.conn.id),
         )
-        return lane
 
     def _mark_running(self, record: RunRecord, job: _Job, progress: RunProgress) -> None:
         record.status = "running"
@@ -356,8 +285,13 @@ class RunService:
         doc = ctx.document(req.uri) or read_document(
             req.uri, ctx.settings.limits.prompt_max_bytes, ctx.folder
         )
+        focus: tuple[int, int] | None = None
         if req.input_text is not None:  # an orchestrator gave its child this text to work on
             text, selection = req.input_text, None
+        elif req.range is not None and agent.input == "file":
+            # A whole-file agent reads the whole file; the selection says where to look.
+            text, selection = doc.text, None
+            focus = select_lines(doc.text, req.range)[1]
         else:
             text, selection = select_lines(doc.text, req.range) if req.range else (doc.text, None)
         size = len(text.encode("utf-8")) + len((req.prompt or "").encode("utf-8"))
@@ -366,7 +300,10 @@ class RunService:
                 ErrorCode.PROMPT_TOO_LARGE,
                 f"The text is {size // 1024} KiB; the limit is "
                 f"{ctx.settings.limits.prompt_max_kib} KiB.",
-                "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
+                f"The {agent.id} agent reads the whole file: raise modelwire.limits.promptMaxKiB, "
+                "or run an agent that reads a selection."
+                if agent.input == "file"
+                else "Run the agent on a selection, or raise modelwire.limits.promptMaxKiB.",
             )
         routing = resolve_routing(
             connection_id=req.connection_id,
@@ -377,7 +314,7 @@ class RunService:
             agent_id=agent.id,
         )
         conn = self._connections.get(routing.connection_id)
-        return _Job(req, agent, doc, text, selection, routing, conn)
+        return _Job(req, agent, doc, text, selection, routing, conn, focus)
 
     async def _stream(
         self, job: _Job, ctx: RunContext, record: RunRecord, progress: RunProgress
@@ -389,10 +326,14 @@ class RunService:
             uri=job.req.uri,
             language_id=job.doc.language_id,
             selection=job.selection,
+            focus=job.focus,
             request=job.req.prompt,
         )
         request = ChatRequest(
-            model=job.routing.model_ref, messages=messages, max_tokens=job.agent.max_tokens
+            model=job.routing.model_ref,
+            messages=messages,
+            max_tokens=job.agent.max_tokens,
+            temperature=job.agent.temperature,
         )
         _, finish = await self.turn(job, ctx, record, progress, request)
         record.finish_reason = finish.finish_reason
@@ -417,7 +358,7 @@ class RunService:
             )
         finally:
             if lane is not None:
-                lane.release()
+                self.lanes.release(lane)
 
     def _publish_findings(self, job: _Job, ctx: RunContext, record: RunRecord) -> str | None:
         """Review output → diagnostics; returns a notice when the answer was unreadable."""

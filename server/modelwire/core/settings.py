@@ -16,7 +16,7 @@ OLLAMA_DEFAULT_BASE_URL = "http://localhost:11434"
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Concurrency and size limits (DESIGN.md §7)."""
+    """Concurrency and size limits (docs/settings.md)."""
 
     max_concurrent_ollama: int = 1
     max_concurrent_other: int = 4

@@ -127,6 +127,14 @@ _MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (run_id, seq)
     );
     """,
+    # 4 -> 5: discovered model lists, shared by every process (core/model_lists.py)
+    """
+    CREATE TABLE model_lists (
+        connection_id TEXT PRIMARY KEY,
+        models TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
