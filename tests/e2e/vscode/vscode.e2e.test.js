@@ -523,7 +523,12 @@ step("Apply a Document answer: the diff first, and the file changes only on Acce
   await frame.locator('button[data-act="apply"]').first().click();
   await dialog.waitFor({ state: 'visible', timeout: 15000 });
   await dialog.locator('.monaco-button', { hasText: 'Accept' }).first().click();
-  await H.waitFor('the documented function in app.py', async () => /Return the sum of a and b/.test(await appText()), 10000, 200);
+  // The edit lands in app.py's editor (unsaved): save it from its tab and read the file.
+  const dirty = page.locator('.tab.dirty', { hasText: 'app.py' }).first();
+  await dirty.waitFor({ state: 'visible', timeout: 10000 });
+  await dirty.click();
+  await page.keyboard.press('Control+S');
+  await H.waitFor('the documented function saved in app.py', async () => /Return the sum of a and b/.test(fs.readFileSync(file, 'utf8')), 10000, 200);
   await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
 });
 
