@@ -135,7 +135,9 @@ class ProviderDescriptor(WireModel):
 
     id: str
     display_name: str
-    protocol: ProtocolKind
+    # `peer` (a model shared over P2P, docs/p2p.md) is a core provider's protocol only:
+    # registerProvider still takes `ollama` or `openai`.
+    protocol: ProtocolKind | Literal["peer"]
     auth: AuthKind
     default_base_url: str
     default_model: str | None = None
@@ -357,7 +359,8 @@ class StartRunParams(Params):
     client_run_id: Visible | None = Field(default=None, min_length=1, max_length=128)
 
 
-RoutingSource = Literal["explicit", "settings", "fallback"]
+# `share`: a prompt a P2P client sent to `modelwire share` (docs/p2p.md).
+RoutingSource = Literal["explicit", "settings", "fallback", "share"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 
 
@@ -367,6 +370,8 @@ class Routing(WireModel):
     provider_id: str
     model_ref: str
     source: RoutingSource
+    # Who asked, when it is not this machine's user: a share client's public key (hex).
+    requester: str | None = None
 
 
 class Timings(WireModel):

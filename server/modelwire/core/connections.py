@@ -19,8 +19,9 @@ from collections.abc import Callable
 from typing import Literal
 
 from modelwire.adapters.netpolicy import check_loopback, parse_base_url
+from modelwire.core import peer_keys
 from modelwire.core.clock import now_iso
-from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
+from modelwire.core.providers import EMBEDDED_ID, PEER_BASE_URL, ProviderRegistry
 from modelwire.core.secrets import Requester, SecretStore
 from modelwire.core.store import CHANGES_TOPIC, Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
@@ -206,6 +207,9 @@ class ConnectionRegistry:
 
     def _validate_url(self, provider_id: str, base_url: str) -> str:
         provider = self._providers.get(provider_id)
+        if provider.protocol == "peer":
+            # A peer is reached by its Server ID (the secret), never by a URL.
+            return PEER_BASE_URL
         base_url = base_url.strip().rstrip("/")
         if provider.local_only:
             check_loopback(base_url)  # static rules + every resolved address loopback
@@ -343,6 +347,8 @@ class ConnectionRegistry:
         conn = self._editable(connection_id)
         if conn.has_secret:
             self._secrets.delete(conn.id)
+        if conn.base_url == PEER_BASE_URL:
+            peer_keys.forget(self._secrets, conn.id)
         self._write("DELETE FROM connections WHERE id = ?", (conn.id,))
         self._secrets.forget_connection(conn.id)
         self._by_id.pop(conn.id, None)
@@ -367,6 +373,9 @@ class ConnectionRegistry:
                 "Paste the key exactly as your provider shows it.",
                 connection_id=conn.id,
             )
+        if self._providers.get(conn.provider_id).protocol == "peer":
+            _check_server_id(secret, conn.id)
+            peer_keys.ensure_seed(self._secrets, conn.id)  # the stable client identity
         self._secrets.set(conn.id, secret.strip())
         self._secrets.audit(
             connection_id=conn.id, purpose="setSecret", decision="stored", requester=requester
@@ -404,6 +413,18 @@ class ConnectionRegistry:
                 "Configure the embedded model with MODELWIRE_EMBEDDED_MODEL.",
             )
         return self.get(connection_id)
+
+
+def _check_server_id(secret: str, connection_id: str) -> None:
+    from modelwire.p2p.identity import parse_server_id
+
+    if parse_server_id(secret) is None:
+        raise ModelWireError(
+            ErrorCode.INVALID_SERVER_ID,
+            "That is not a Server ID: it is 43–44 base58 characters naming 32 bytes.",
+            "Copy the Server ID exactly as `modelwire share` prints it.",
+            connection_id=connection_id,
+        )
 
 
 def _name_taken(name: str) -> ModelWireError:

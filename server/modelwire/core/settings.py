@@ -35,6 +35,9 @@ class Limits:
         return self.output_max_kib * 1024
 
 
+PEER_CONNECT_SECONDS = 20.0
+
+
 @dataclass(frozen=True, slots=True)
 class TimeoutSettings:
     """Timeouts in seconds; `first_token` defaults differ per protocol (Ollama loads models)."""
@@ -50,7 +53,9 @@ class TimeoutSettings:
         first = self.first_token_override or (
             self.first_token_ollama if protocol == "ollama" else self.first_token_other
         )
-        return Timeouts(connect=self.connect, first_token=first, idle=self.idle, total=self.total)
+        # Finding a P2P host through the DHT takes seconds, not milliseconds.
+        connect = max(self.connect, PEER_CONNECT_SECONDS) if protocol == "peer" else self.connect
+        return Timeouts(connect=connect, first_token=first, idle=self.idle, total=self.total)
 
 
 @dataclass(frozen=True, slots=True)
