@@ -96,6 +96,7 @@ class HostSession:
         self._report = report
         self._peers: dict[int, _Peer] = {}
         self._active: _Peer | None = None
+        self._stopping = False
 
     @property
     def clients(self) -> int:
@@ -159,6 +160,7 @@ class HostSession:
 
     async def aclose(self) -> None:
         """Stop: abort generations and end every peer (they see HOST_DISCONNECTED)."""
+        self._stopping = True
         tasks = [p.task for p in self._peers.values() if p.task is not None and not p.task.done()]
         for task in tasks:
             task.cancel()
@@ -232,13 +234,16 @@ class HostSession:
                 last_sent = time.monotonic()
             self._link.send(peer.id, wire.encode(wire.CHAT_END, request_id, finish_reason="stop"))
         except asyncio.CancelledError:
-            if peer.id in self._peers and not peer.dropped:
-                self._link.send(
-                    peer.id,
-                    wire.error_line(
-                        wire.GENERATION_ABORTED, "The generation was stopped.", request_id
-                    ),
+            if self._stopping:
+                line = wire.error_line(
+                    wire.HOST_DISCONNECTED, "The host stopped sharing.", request_id
                 )
+                self._link.send(peer.id, line)
+            elif peer.id in self._peers and not peer.dropped:
+                line = wire.error_line(
+                    wire.GENERATION_ABORTED, "The generation was stopped.", request_id
+                )
+                self._link.send(peer.id, line)
         except PromptError as exc:
             self._link.send(peer.id, wire.error_line(exc.code, exc.message, request_id))
         except Exception:
