@@ -3,7 +3,7 @@
 Each prompt stands alone (the spec's chat is stateless); the transcript is what the
 terminal shows. Ctrl-C stops the generation, not the program; `/clear` clears the
 screen, `/quit` (or end of input) leaves. Everything the model or a peer sends is
-stripped of terminal controls before it is printed.
+printed through the CLI's terminal sanitiser (cli/terminal.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from modelwire.cli.console import err
 from modelwire.cli.context import env_settings, pick_connection, requester, with_core
 from modelwire.cli.exits import EXIT_OK
 from modelwire.cli.format import error_text
+from modelwire.cli.terminal import write_control
 from modelwire.errors import ErrorCode, ModelWireError
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ async def cmd_chat(args: argparse.Namespace) -> int:
     async def body(app: ModelWire) -> int:
         from modelwire.adapters.base import ChatMessage, ChatRequest, Delta
         from modelwire.core.access import access_context
-        from modelwire.p2p.text import for_terminal, plain
+        from modelwire.p2p.text import plain
 
         settings = env_settings()
         conn = pick_connection(app, args.connection, settings)
@@ -75,7 +76,9 @@ async def cmd_chat(args: argparse.Namespace) -> int:
                 ):
                     async for item in stream:
                         if isinstance(item, Delta):
-                            text = for_terminal(item.text)
+                            # sys.stdout is the CLI's TerminalStream (cli/terminal.py): on
+                            # a terminal it neutralises every control character.
+                            text = item.text
                             if text:
                                 sys.stdout.write(text)
                                 sys.stdout.flush()
@@ -95,7 +98,7 @@ async def cmd_chat(args: argparse.Namespace) -> int:
                     return EXIT_OK
                 if line.strip() == "/clear":
                     if sys.stdout.isatty():
-                        sys.stdout.write("\x1b[2J\x1b[H")
+                        write_control(sys.stdout, "\x1b[2J\x1b[H")
                         sys.stdout.flush()
                     continue
                 if not line.strip():

@@ -67,7 +67,9 @@ CORE_PROVIDERS: tuple[ProviderDescriptor, ...] = (
         protocol="peer",
         auth="apiKey",
         default_base_url=PEER_BASE_URL,
-        default_model=None,
+        # The host chooses the model; routing records `shared` unless the connection's
+        # default model names it (listModels returns the host's model).
+        default_model="shared",
         local_only=False,
         capabilities=Capabilities(list_models=True, pull_model=False, streaming=True),
         origin="core",

@@ -31,7 +31,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent / "js"
 # A bridge line wraps one peer line; JSON escaping can grow it six-fold.
 EVENT_LINE_MAX = 6 * wire.LINE_MAX_BYTES + 4096
 DEAD_PEER_MS = 12_000
-WRITE_MAX_BYTES = 1024 * 1024
+WRITE_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,13 +126,14 @@ class HostSession:
         self._link.send(peer_id, self.server_info_line())
         self._report(f"client {key[:8]} connected {self._summary()}")
 
-    def closed(self, peer_id: int) -> None:
+    def closed(self, peer_id: int, reason: str = "") -> None:
         peer = self._peers.pop(peer_id, None)
         if peer is None:
             return
         if peer.task is not None and not peer.task.done():
             peer.task.cancel()
-        self._report(f"client {peer.key[:8]} left {self._summary()}")
+        why = f" ({reason})" if reason and reason != "closed" else ""
+        self._report(f"client {peer.key[:8]} left{why} {self._summary()}")
 
     def oversize(self, peer_id: int) -> None:
         peer = self._peers.get(peer_id)

@@ -86,7 +86,7 @@ def _dispatch(session: HostSession, event: Event, report: Reporter) -> None:
     elif event.kind == "oversize":
         session.oversize(event.peer_id)
     elif event.kind == "close":
-        session.closed(event.peer_id)
+        session.closed(event.peer_id, event.reason)
     elif event.kind == "refused":
         why = "the host is full" if event.reason == "full" else "not on the allow-list"
         report(f"client {identity.short_key(event.peer)} refused: {why}")
