@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelwire.adapters.base import Endpoint, Health, ModelInfo, ProviderAdapter, SecretProvider
-from modelwire.core.clock import now_iso
+from modelwire.clock import now_iso
 from modelwire.core.model_lists import ModelLists
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
 from modelwire.core.settings import Settings

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Literal
 
 from modelwire.adapters.netpolicy import check_loopback, parse_base_url
+from modelwire.clock import now_iso
 from modelwire.core import peer_keys
-from modelwire.core.clock import now_iso
 from modelwire.core.providers import EMBEDDED_ID, PEER_BASE_URL, ProviderRegistry
 from modelwire.core.secrets import Requester, SecretStore
 from modelwire.core.store import CHANGES_TOPIC, Store, dumps, loads

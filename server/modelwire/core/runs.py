@@ -22,6 +22,7 @@ from modelwire.adapters.base import (
     ChatRequest,
     Finish,
 )
+from modelwire.clock import now_iso
 from modelwire.core.agents import (
     Agent,
     AgentCatalog,
@@ -30,7 +31,6 @@ from modelwire.core.agents import (
     parse_findings,
 )
 from modelwire.core.backends import BackendPool
-from modelwire.core.clock import now_iso
 from modelwire.core.connection_load import ConnectionLimits
 from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.consent import ConsentGate
