@@ -172,14 +172,18 @@ class RegisterProviderParams(Params):
 
 
 class TimeoutSettings(WireModel):
-    """Per-connection timeout overrides, in seconds; unset means the settings' value."""
+    """Timeouts in seconds, each optional: the `modelwire.timeouts.*` settings and a
+    connection's overrides of them have this one shape and these ranges
+    (docs/settings.md). Unset means the next layer: the connection's value, then the
+    settings', then the default (`core.settings.timeouts_for`). On the wire a value out
+    of range is `-32602`; in the settings it warns and falls back (`parse_settings`)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True)
 
-    connect_seconds: float | None = Field(default=None, gt=0, le=3600)
-    first_token_seconds: float | None = Field(default=None, gt=0, le=7200)
-    idle_seconds: float | None = Field(default=None, gt=0, le=3600)
-    total_seconds: float | None = Field(default=None, gt=0, le=86400)
+    connect_seconds: float | None = Field(default=None, ge=0.1, le=600)
+    first_token_seconds: float | None = Field(default=None, ge=1, le=7200)
+    idle_seconds: float | None = Field(default=None, ge=1, le=3600)
+    total_seconds: float | None = Field(default=None, ge=1, le=86400)
 
 
 class Connection(WireModel):

@@ -24,7 +24,7 @@ from modelwire.adapters.base import (
     SecretProvider,
     StreamItem,
 )
-from modelwire.adapters.transport import utc_now_iso
+from modelwire.clock import now_iso
 from modelwire.errors import ErrorCode, ModelWireError, secret_in_use
 from modelwire.p2p import wire
 from modelwire.p2p.bridge import Bridge
@@ -176,7 +176,7 @@ class PeerAdapter:
         try:
             _, info = await self._connected()
         except ModelWireError as exc:
-            return Health.failed(exc, utc_now_iso())
+            return Health.failed(exc, now_iso())
         agent = f", agent {plain(info.agent, 80)}" if info.agent else ""
         return Health(
             reachable=True,
@@ -184,7 +184,7 @@ class PeerAdapter:
             f"({plain(info.status, 20)})",
             model_count=1,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            checked_at=utc_now_iso(),
+            checked_at=now_iso(),
         )
 
     async def list_models(self) -> list[ModelInfo]:

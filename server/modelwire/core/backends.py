@@ -18,7 +18,7 @@ from modelwire.adapters.base import Endpoint, Health, ModelInfo, ProviderAdapter
 from modelwire.clock import now_iso
 from modelwire.core.model_lists import ModelLists
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
-from modelwire.core.settings import Settings
+from modelwire.core.settings import Settings, timeouts_for
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import Connection, ProviderDescriptor
 
@@ -47,15 +47,7 @@ def endpoint_for(
     base_url: str,
     uds: str | None = None,
 ) -> Endpoint:
-    timeouts = settings.timeouts.for_protocol(provider.protocol)
-    if conn.timeouts is not None:
-        t = conn.timeouts
-        timeouts = type(timeouts)(
-            connect=t.connect_seconds or timeouts.connect,
-            first_token=t.first_token_seconds or timeouts.first_token,
-            idle=t.idle_seconds or timeouts.idle,
-            total=t.total_seconds or timeouts.total,
-        )
+    timeouts = timeouts_for(provider.protocol, conn.timeouts, settings.timeouts)
     return Endpoint(base_url=base_url, timeouts=timeouts, local_only=provider.local_only, uds=uds)
 
 

@@ -10,13 +10,16 @@ in the OS keyring; the record only knows `has_secret`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import unicodedata
 import uuid
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from modelwire.adapters.netpolicy import check_loopback, parse_base_url
 from modelwire.clock import now_iso
@@ -436,8 +439,24 @@ def _name_taken(name: str) -> ModelWireError:
     )
 
 
+def _stored_timeouts(raw: Any) -> TimeoutSettings | None:
+    """A row's timeout overrides. One saved under the wider ranges of earlier versions
+    is dropped value by value (the settings' value applies), so the connection stays
+    readable."""
+    if not raw or not isinstance(raw, dict):
+        return None
+    try:
+        return TimeoutSettings.model_validate(raw)
+    except ValidationError:
+        kept = {}
+        for key, value in raw.items():
+            with contextlib.suppress(ValidationError):
+                TimeoutSettings.model_validate({key: value})
+                kept[key] = value
+        return TimeoutSettings.model_validate(kept) if kept else None
+
+
 def _from_row(row: sqlite3.Row) -> Connection:
-    timeouts = loads(row["timeouts"])
     return Connection(
         id=row["id"],
         name=row["name"],
@@ -446,7 +465,7 @@ def _from_row(row: sqlite3.Row) -> Connection:
         default_model=row["default_model"],
         has_secret=bool(row["has_secret"]),
         max_concurrent=row["max_concurrent"],
-        timeouts=TimeoutSettings.model_validate(timeouts) if timeouts else None,
+        timeouts=_stored_timeouts(loads(row["timeouts"])),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -1,4 +1,6 @@
-"""The run service: one agent execution from request to record (docs/architecture.md follows one run).
+"""The run service: one agent execution from request to record.
+
+docs/architecture.md follows one run through it.
 
 A run is recorded as soon as it is accepted, routed (connection + model, with the
 source of that choice), queued on its connection's lane, streamed from the adapter to
