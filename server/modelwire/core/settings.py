@@ -120,6 +120,18 @@ def _text(raw: Any, key: str, warnings: list[str], limit: int = 300) -> str | No
     return value.strip() or None
 
 
+def _number(raw: Any, key: str, default: float, lo: float, hi: float, warnings: list[str]) -> float:
+    value = _get(raw, key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        warnings.append(
+            f"modelwire.{key} must be a number from {lo:g} to {hi:g}; using {default:g}."
+        )
+        return default
+    return float(value)
+
+
 def _int(raw: Any, key: str, default: int, lo: int, hi: int, warnings: list[str]) -> int:
     value = _get(raw, key)
     if value is None:
