@@ -18,7 +18,7 @@ from modelwire.core.agents.findings import (
     parse_findings,
 )
 from modelwire.core.agents.prompts import FINDINGS_FORMAT, build_messages, count_lines
-from modelwire.core.agents.workspace import AGENTS_DIR, load_workspace_agents
+from modelwire.core.agents.workspace import AGENTS_DIR, MAX_SCAN_ENTRIES, load_workspace_agents
 
 __all__ = [
     "AGENTS_DIR",
@@ -26,6 +26,7 @@ __all__ = [
     "FINDINGS_FORMAT",
     "MAX_FINDINGS",
     "MAX_MESSAGE_CHARS",
+    "MAX_SCAN_ENTRIES",
     "UNREADABLE_REVIEW",
     "Agent",
     "AgentCatalog",
