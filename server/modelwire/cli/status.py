@@ -36,8 +36,14 @@ async def cmd_status(args: argparse.Namespace) -> int:
             print(f"             NOT SAVED: {status.storage_error}")
         print(f"connections: {len(app.connections.list())}")
         print(
-            f"runs:        {status.active_runs} active, {status.queued_runs} queued (this process)"
+            f"runs:        {status.active_runs} active, {status.queued_runs} queued "
+            "(every process on this data folder)"
         )
+        for load in status.connections:
+            print(
+                f"  {load.connection_name}: {load.active} active, {load.queued} "
+                f"queued (limit {load.limit}, queue {load.queue_limit})"
+            )
         return EXIT_OK
 
     return await with_core(body)
