@@ -44,7 +44,7 @@ RESULTS = Path(__file__).parent / "results" / "hostile.json"
 _TEXT_TIMING = r"""
 import json, sys, time
 from modelwire.errors import redact, secret_in_use
-from modelwire.adapters import openai
+from modelwire.adapters import openai_errors
 SIZE = 64 * 1024
 shapes = {
     "a word run": "a" * SIZE,
@@ -59,7 +59,7 @@ for name, text in shapes.items():
     if only and name not in only:
         continue
     body = ('{"error": {"message": "' + text + '"}}').encode()
-    t = time.perf_counter(); openai._provider_error(body); body_s = time.perf_counter() - t
+    t = time.perf_counter(); openai_errors.provider_error(body); body_s = time.perf_counter() - t
     with secret_in_use("sk-proj-Zq8Tn4Lw1Xe7Rb2Vc9Ym5Kd3Hg6Jf0Pa"):
         t = time.perf_counter(); redact(text); redact_s = time.perf_counter() - t
     out[name] = {"errorBodyS": round(body_s, 4), "redactS": round(redact_s, 4)}

@@ -138,7 +138,9 @@ class ProviderDescriptor(WireModel):
 
     id: str
     display_name: str
-    protocol: ProtocolKind
+    # `peer` (a model shared over P2P, docs/p2p.md) is a core provider's protocol only:
+    # registerProvider still takes `ollama` or `openai`.
+    protocol: ProtocolKind | Literal["peer"]
     auth: AuthKind
     default_base_url: str
     default_model: str | None = None
@@ -173,14 +175,18 @@ class RegisterProviderParams(Params):
 
 
 class TimeoutSettings(WireModel):
-    """Per-connection timeout overrides, in seconds; unset means the settings' value."""
+    """Timeouts in seconds, each optional: the `modelwire.timeouts.*` settings and a
+    connection's overrides of them have this one shape and these ranges
+    (docs/settings.md). Unset means the next layer: the connection's value, then the
+    settings', then the default (`core.settings.timeouts_for`). On the wire a value out
+    of range is `-32602`; in the settings it warns and falls back (`parse_settings`)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True)
 
-    connect_seconds: float | None = Field(default=None, gt=0, le=3600)
-    first_token_seconds: float | None = Field(default=None, gt=0, le=7200)
-    idle_seconds: float | None = Field(default=None, gt=0, le=3600)
-    total_seconds: float | None = Field(default=None, gt=0, le=86400)
+    connect_seconds: float | None = Field(default=None, ge=0.1, le=600)
+    first_token_seconds: float | None = Field(default=None, ge=1, le=7200)
+    idle_seconds: float | None = Field(default=None, ge=1, le=3600)
+    total_seconds: float | None = Field(default=None, ge=1, le=86400)
 
 
 class Connection(WireModel):
@@ -365,7 +371,8 @@ class StartRunParams(Params):
     prompt: str | None = Field(default=None, min_length=1, max_length=32768)
 
 
-RoutingSource = Literal["explicit", "settings", "fallback"]
+# `share`: a prompt a P2P client sent to `modelwire share` (docs/p2p.md).
+RoutingSource = Literal["explicit", "settings", "fallback", "share"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 
 
@@ -375,6 +382,8 @@ class Routing(WireModel):
     provider_id: str
     model_ref: str
     source: RoutingSource
+    # Who asked, when it is not this machine's user: a share client's public key (hex).
+    requester: str | None = None
 
 
 class Timings(WireModel):

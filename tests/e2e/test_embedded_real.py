@@ -60,7 +60,7 @@ def alive(pid: int) -> bool:
     """True while `pid` runs (a zombie awaiting its reaper counts as gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except OSError:  # gone (ENOENT), or going while we read it (ESRCH)
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 

@@ -4,6 +4,7 @@ MODELWIRE_HOME as peers (docs/processes.md). Real processes over stdio, real sto
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,8 @@ async def test_a_second_sidecar_and_a_cli_command_leave_a_streaming_run_alone(
             assert (await second.call("modelwire/getRun", {"runId": run_id}))["status"] == "running"
             listed = modelwire(ws.home, "runs")
             assert listed.returncode == 0, listed.stderr
+            status = json.loads(modelwire(ws.home, "status", "--json").stdout)
+            assert (status["activeRuns"], status["queuedRuns"]) == (1, 0)  # the first's run
             for s in (first, second):
                 record = await s.call("modelwire/getRun", {"runId": run_id})
                 assert record["status"] == "running"

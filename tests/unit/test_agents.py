@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelwire.core import agents as agents_module
 from modelwire.core.agents import (
     EMPTY_REVIEW,
     FINDINGS_FORMAT,
@@ -27,6 +26,7 @@ from modelwire.core.agents import (
     load_workspace_agents,
     parse_findings,
 )
+from modelwire.core.agents import catalog as catalog_module
 from modelwire.errors import ErrorCode, ModelWireError
 
 BUILTIN_IDS = ["explain", "review", "document", "summarize", "improve", "chat", "fix"]
@@ -627,13 +627,13 @@ def test_catalog_reads_agent_files_again_only_when_they_change(
 ) -> None:
     path = write_agent(workspace, "sql.md", agent_file("Version one.", id="sql"))
     loads: list[Path] = []
-    real_load = agents_module.load_workspace_agents
+    real_load = catalog_module.load_workspace_agents
 
     def counting_load(folder: Path) -> tuple[list[Agent], list[str]]:
         loads.append(folder)
         return real_load(folder)
 
-    monkeypatch.setattr(agents_module, "load_workspace_agents", counting_load)
+    monkeypatch.setattr(catalog_module, "load_workspace_agents", counting_load)
     catalog = AgentCatalog()
     catalog.list(workspace)
     catalog.list(workspace)

@@ -285,6 +285,23 @@ def test_updates_survive_a_restart(sidecar: Sidecar, tmp_path: Path) -> None:
     again.store.close()
 
 
+def test_a_timeout_saved_under_the_old_wider_range_is_dropped_not_fatal(
+    sidecar: Sidecar, tmp_path: Path
+) -> None:
+    conn = sidecar.add("Cloud")
+    sidecar.store.execute(
+        "UPDATE connections SET timeouts = ? WHERE id = ?",
+        ('{"connectSeconds": 3000, "idleSeconds": 5}', conn.id),
+    )
+    sidecar.store.close()
+
+    again = Sidecar(tmp_path)
+    reloaded = again.connections.get(conn.id)
+
+    assert reloaded.timeouts == TimeoutSettings(idle_seconds=5)
+    again.store.close()
+
+
 def test_update_cannot_move_ollama_off_loopback(sidecar: Sidecar) -> None:
     conn = sidecar.add_ollama()
     move = UpdateConnectionParams(id=conn.id, base_url="http://192.168.1.20:11434")

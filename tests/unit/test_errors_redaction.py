@@ -1,5 +1,7 @@
-"""Errors users meet, and the redaction that keeps keys out of them
-(docs/protocol.md §6, docs/security.md)."""
+"""Errors users meet, and the redaction that keeps keys out of them.
+
+See docs/protocol.md §6 and docs/security.md.
+"""
 
 from __future__ import annotations
 

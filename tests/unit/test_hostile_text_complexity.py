@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelwire.adapters import openai
+from modelwire.adapters import openai_errors
 from modelwire.errors import ErrorCode, ModelWireError, redact, secret_in_use
 
 SIZE = 64 * 1024
@@ -52,12 +52,13 @@ def test_redaction_of_a_hostile_64kb_text_is_linear(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_a_hostile_64kb_error_body_is_read_in_linear_time(name: str) -> None:
     body = ('{"error": {"message": "' + HOSTILE[name] + '", "code": "x"}}').encode()
-    took = _time(lambda: openai._provider_error(body))
+    took = _time(lambda: openai_errors.provider_error(body))
     assert took < BOUND_S, f"_provider_error({name}) took {took:.2f} s"
 
 
 def test_provider_text_is_capped_before_it_is_cleaned() -> None:
-    message, _ = openai._provider_error(('{"error": {"message": "' + "a" * SIZE + '"}}').encode())
+    body = ('{"error": {"message": "' + "a" * SIZE + '"}}').encode()
+    message, _ = openai_errors.provider_error(body)
     assert len(message) <= 4096
 
 
@@ -79,5 +80,5 @@ def test_any_mix_of_the_hostile_pieces_at_64kb_is_linear(pieces: list[str]) -> N
     unit = "".join(pieces)
     text = (unit * (SIZE // len(unit) + 1))[:SIZE]
     with secret_in_use(KEY):
-        took = _time(lambda: (redact(text), openai._clean(text)))
+        took = _time(lambda: (redact(text), openai_errors._clean(text)))
     assert took < BOUND_S, f"{unit!r} * n took {took:.2f} s"

@@ -27,7 +27,7 @@ LEAVES = (
     "invisible.py",
     "methods.py",
     "protocol.py",
-    "core/clock.py",
+    "clock.py",
 )
 LAYERS = ("modelwire.core", "modelwire.adapters", "modelwire.lsp", "modelwire.cli")
 

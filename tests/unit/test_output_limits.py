@@ -12,7 +12,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from modelwire.adapters import transport
+from modelwire.adapters import framing
 from modelwire.core.run_progress import RunProgress
 from modelwire.core.run_records import RunRecords, result_for_client
 from modelwire.core.settings import parse_settings
@@ -35,10 +35,10 @@ def _response(body: AsyncIterator[bytes]) -> httpx.Response:
 async def test_a_line_without_newline_is_cut_off_at_the_cap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(transport, "MAX_LINE_CHARS", 1024 * 1024)
+    monkeypatch.setattr(framing, "MAX_LINE_CHARS", 1024 * 1024)
     seen = 0
     with pytest.raises(ModelWireError) as caught:
-        async for batch in transport.line_batches(_response(_flood(b"x" * 65536, 64 << 20))):
+        async for batch in framing.line_batches(_response(_flood(b"x" * 65536, 64 << 20))):
             seen += len(batch)
     assert caught.value.code is ErrorCode.OUTPUT_TOO_LARGE
     assert "newline" in caught.value.message and caught.value.hint
@@ -47,7 +47,7 @@ async def test_a_line_without_newline_is_cut_off_at_the_cap(
 
 async def test_long_lines_under_the_cap_are_delivered_whole() -> None:
     body = b"x" * (3 << 20) + b"\n" + b"y\n"
-    batches = [b async for b in transport.line_batches(_response(_flood(body, len(body))))]
+    batches = [b async for b in framing.line_batches(_response(_flood(body, len(body))))]
     lines = [line for batch in batches for line in batch]
     assert [len(line) for line in lines] == [3 << 20, 1]
 
@@ -55,7 +55,7 @@ async def test_long_lines_under_the_cap_are_delivered_whole() -> None:
 async def test_every_network_read_counts_as_activity() -> None:
     reads: list[int] = []
     body = _flood(b"abc", 30)
-    async for _ in transport.line_batches(_response(body), on_read=lambda: reads.append(1)):
+    async for _ in framing.line_batches(_response(body), on_read=lambda: reads.append(1)):
         pass
     assert len(reads) >= 10  # ten reads, no newline among them: still activity
 

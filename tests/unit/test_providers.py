@@ -76,12 +76,14 @@ def plugin_dict(provider_id: str, **fields: Any) -> dict[str, Any]:
 # --- Core providers ------------------------------------------------------------------
 
 
-def test_the_editor_sees_ollama_openai_and_embedded_out_of_the_box() -> None:
+def test_the_editor_sees_ollama_openai_embedded_and_peer_out_of_the_box() -> None:
     registry = ProviderRegistry(load_plugins=False)
 
     listed = {p.id: p for p in registry.list()}
 
-    assert list(listed) == ["ollama", "openai", "embedded"]
+    assert list(listed) == ["ollama", "openai", "embedded", "peer"]
+    # A shared model: the secret is the Server ID, kept and consented like a key.
+    assert listed["peer"].protocol == "peer" and listed["peer"].auth == "apiKey"
     assert all(p.origin == "core" for p in listed.values())
     assert listed["ollama"].local_only and listed["ollama"].capabilities.pull_model
     assert listed["openai"].auth == "apiKey" and not listed["openai"].local_only
@@ -94,7 +96,7 @@ def test_an_unknown_provider_lists_the_known_ones() -> None:
 
     assert info.value.code is ErrorCode.PROVIDER_NOT_FOUND
     assert info.value.provider_id == "anthropic"
-    assert "ollama, openai, embedded" in info.value.hint
+    assert "ollama, openai, embedded, peer" in info.value.hint
 
 
 # --- Providers the editor registers ---------------------------------------------------
@@ -143,7 +145,7 @@ async def test_listing_models_of_a_provider_that_cannot_list_asks_nothing_of_the
     assert info.value.provider_id == "nolist"
 
 
-@pytest.mark.parametrize("taken", ["ollama", "openai", "embedded"])
+@pytest.mark.parametrize("taken", ["ollama", "openai", "embedded", "peer"])
 def test_a_core_provider_cannot_be_replaced(taken: str) -> None:
     registry = ProviderRegistry(load_plugins=False)
 
@@ -186,7 +188,7 @@ def test_a_local_only_provider_must_default_to_a_loopback_url(fields: dict[str, 
     err = register_error(registry, params(**fields))
 
     assert err.code is ErrorCode.NON_LOOPBACK_REJECTED
-    assert [p.id for p in registry.list()] == ["ollama", "openai", "embedded"]
+    assert [p.id for p in registry.list()] == ["ollama", "openai", "embedded", "peer"]
 
 
 def test_a_provider_with_a_malformed_default_url_is_refused() -> None:
@@ -262,7 +264,7 @@ def test_a_broken_plugin_is_ignored_and_the_others_still_load(
     with caplog.at_level(logging.WARNING, logger="modelwire.core.providers"):
         ids = [p.id for p in registry.list()]
 
-    assert ids == ["ollama", "openai", "embedded", "good"]
+    assert ids == ["ollama", "openai", "embedded", "peer", "good"]
     assert registry.get("ollama").origin == "core"
     ignored = " ".join(r.getMessage() for r in caplog.records)
     for name in ("broken-import", "new-protocol", "not-a-provider", "takes-ollama"):

@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from modelwire.adapters.base import Timeouts
 from modelwire.core.settings import (
     OLLAMA_DEFAULT_BASE_URL,
     Limits,
     Settings,
-    TimeoutSettings,
     parse_settings,
+    timeouts_for,
 )
+from modelwire.protocol import TimeoutSettings
+
+
+def effective(settings: Settings, protocol: str = "openai") -> Timeouts:
+    """The timeouts a request on `protocol` would use under these settings alone."""
+    return timeouts_for(protocol, None, settings.timeouts)
 
 
 def test_no_settings_at_all_means_the_documented_defaults() -> None:
@@ -25,7 +33,7 @@ def test_no_settings_at_all_means_the_documented_defaults() -> None:
         max_concurrent_ollama=1, max_concurrent_other=4, queue_size=8, prompt_max_kib=256
     )
     assert settings.limits.prompt_max_bytes == 256 * 1024
-    t = settings.timeouts
+    t = effective(settings)
     assert (t.connect, t.idle, t.total) == (5.0, 60.0, 900.0)
 
 
@@ -55,7 +63,7 @@ def test_nested_settings_as_vscode_sends_them_are_read() -> None:
     assert settings.default_connection == "Local Ollama"
     assert settings.default_model == "Local Ollama/llama3.2"
     assert settings.ollama_base_url == "http://127.0.0.1:11500"
-    assert (settings.timeouts.connect, settings.timeouts.idle, settings.timeouts.total) == (
+    assert (effective(settings).connect, effective(settings).idle, effective(settings).total) == (
         2.0,
         30.0,
         120.0,
@@ -75,7 +83,7 @@ def test_flat_dotted_keys_as_other_clients_send_them_are_read() -> None:
 
     assert warnings == []
     assert settings.ollama_base_url == "http://[::1]:11434"
-    assert settings.timeouts.connect == 1.5
+    assert effective(settings).connect == 1.5
     assert settings.limits.max_concurrent_other == 7
 
 
@@ -128,7 +136,7 @@ def test_range_ends_are_accepted() -> None:
 
     assert warnings == []
     assert (settings.limits.queue_size, settings.limits.max_concurrent_ollama) == (0, 64)
-    assert settings.timeouts.connect == 600.0
+    assert effective(settings).connect == 600.0
 
 
 def test_one_bad_value_does_not_spoil_the_good_ones_next_to_it() -> None:
@@ -162,24 +170,24 @@ def test_names_are_trimmed() -> None:
 def test_first_token_waits_300_s_for_ollama_model_loads_and_60_s_elsewhere() -> None:
     settings, _ = parse_settings({})
 
-    assert settings.timeouts.for_protocol("ollama").first_token == 300.0
-    assert settings.timeouts.for_protocol("openai").first_token == 60.0
+    assert effective(settings, "ollama").first_token == 300.0
+    assert effective(settings, "openai").first_token == 60.0
 
 
 def test_first_token_setting_overrides_both_protocol_defaults() -> None:
     settings, warnings = parse_settings({"timeouts": {"firstTokenSeconds": 20}})
 
     assert warnings == []
-    assert settings.timeouts.for_protocol("ollama").first_token == 20.0
-    assert settings.timeouts.for_protocol("openai").first_token == 20.0
+    assert effective(settings, "ollama").first_token == 20.0
+    assert effective(settings, "openai").first_token == 20.0
 
 
 def test_a_bad_first_token_setting_keeps_the_protocol_defaults() -> None:
     settings, warnings = parse_settings({"timeouts": {"firstTokenSeconds": -5}})
 
     assert len(warnings) == 1 and "modelwire.timeouts.firstTokenSeconds" in warnings[0]
-    assert settings.timeouts.for_protocol("ollama").first_token == 300.0
-    assert settings.timeouts.for_protocol("openai").first_token == 60.0
+    assert effective(settings, "ollama").first_token == 300.0
+    assert effective(settings, "openai").first_token == 60.0
 
 
 def test_the_warning_for_a_bad_first_token_setting_says_what_is_really_used() -> None:
@@ -189,7 +197,8 @@ def test_the_warning_for_a_bad_first_token_setting_says_what_is_really_used() ->
 
 
 def test_timeouts_for_a_protocol_carry_every_layer() -> None:
-    timeouts = TimeoutSettings(connect=3, idle=40, total=500).for_protocol("openai")
+    settings = TimeoutSettings(connect_seconds=3, idle_seconds=40, total_seconds=500)
+    timeouts = timeouts_for("openai", None, settings)
 
     assert (timeouts.connect, timeouts.first_token, timeouts.idle, timeouts.total) == (
         3,
@@ -205,5 +214,43 @@ def test_settings_layered_on_a_base_keep_the_base_timeouts_and_limits() -> None:
     settings, warnings = parse_settings({"timeouts": {"connectSeconds": 9}}, base=base)
 
     assert warnings == []
-    assert (settings.timeouts.connect, settings.timeouts.idle) == (9.0, 10.0)
+    assert (effective(settings).connect, effective(settings).idle) == (9.0, 10.0)
     assert settings.limits.queue_size == 2
+
+
+def test_a_connections_timeouts_win_over_the_settings_value_by_value() -> None:
+    connection = TimeoutSettings(first_token_seconds=30)
+    settings = TimeoutSettings(first_token_seconds=90, idle_seconds=15)
+
+    timeouts = timeouts_for("ollama", connection, settings)
+
+    assert (timeouts.connect, timeouts.first_token, timeouts.idle) == (5.0, 30.0, 15.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [
+        ("connectSeconds", 0.1, 600),
+        ("firstTokenSeconds", 1, 7200),
+        ("idleSeconds", 1, 3600),
+        ("totalSeconds", 1, 86400),
+    ],
+)
+def test_settings_and_connection_overrides_share_one_range_per_timeout(
+    field: str, low: float, high: float
+) -> None:
+    for value in (low, high):
+        assert parse_settings({"timeouts": {field: value}})[1] == []
+        TimeoutSettings.model_validate({field: value})
+    for value in (low / 2, high * 2):
+        _, warnings = parse_settings({"timeouts": {field: value}})
+        assert len(warnings) == 1 and f"from {low:g} to {high:g}" in warnings[0]
+        with pytest.raises(ValidationError):
+            TimeoutSettings.model_validate({field: value})
+
+
+def test_a_peer_connection_waits_at_least_20_s_to_connect_unless_it_says_otherwise() -> None:
+    settings = TimeoutSettings(connect_seconds=5)
+
+    assert timeouts_for("peer", None, settings).connect == 20.0
+    assert timeouts_for("peer", TimeoutSettings(connect_seconds=8), settings).connect == 8.0

@@ -9,7 +9,7 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelwire.adapters.transport import line_batches
+from modelwire.adapters.framing import line_batches
 
 
 class Chunks(httpx.AsyncByteStream):

@@ -9,7 +9,6 @@ the connect cannot send the request anywhere else.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
@@ -30,6 +29,9 @@ from modelwire.adapters.base import (
     ToolCall,
     Usage,
 )
+from modelwire.adapters.consume import decode_stream
+from modelwire.adapters.failures import StatusVerdict, retry_after_seconds
+from modelwire.adapters.framing import json_object, parse_json_body
 from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url
 from modelwire.adapters.toolcalls import (
     DOES_NOT_SUPPORT_TOOLS,
@@ -37,19 +39,9 @@ from modelwire.adapters.toolcalls import (
     ollama_calls,
     tools_unsupported,
 )
-from modelwire.adapters.transport import (
-    StatusVerdict,
-    build_client,
-    drain,
-    fetch_json,
-    json_object,
-    parse_json_body,
-    retry_after_seconds,
-    short_timeout,
-    stream_lines,
-    utc_now_iso,
-)
+from modelwire.adapters.transport import build_client, fetch_json, short_timeout, stream_lines
 from modelwire.adapters.wire_values import MAX_MODELS, as_count, as_name, as_text
+from modelwire.clock import now_iso, timed
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.redaction import cap_provider_text
 
@@ -211,11 +203,9 @@ class OllamaAdapter:
     # --- ProviderAdapter --------------------------------------------------------------
 
     async def health(self) -> Health:
-        checked_at = utc_now_iso()
+        checked_at = now_iso()
         try:
-            started = time.perf_counter()
-            version_doc = await self._get_json("/api/version")
-            latency_ms = (time.perf_counter() - started) * 1000.0
+            version_doc, latency_ms = await timed(self._get_json("/api/version"))
             models = await self.list_models()
         except ModelWireError as exc:
             return Health.failed(exc, checked_at)
@@ -224,7 +214,7 @@ class OllamaAdapter:
             reachable=True,
             version=as_text(version, 64),
             model_count=len(models),
-            latency_ms=round(latency_ms, 2),
+            latency_ms=latency_ms,
             checked_at=checked_at,
         )
 
@@ -242,44 +232,43 @@ class OllamaAdapter:
         async def make_request() -> httpx.Request:
             return await self._request("POST", "/api/chat", body=body)
 
-        finish: Finish | None = None
+        ends: list[Finish] = []
         calls: list[ToolCall] = []
-        async with aclosing(
-            stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
-        ) as batches:
-            async for batch in batches:
-                if isinstance(batch, Loading | Retrying):
-                    yield batch
-                    continue
-                for line in batch:
-                    data = self._parse_line(line)
-                    message = data.get("message")
-                    if isinstance(message, dict):
-                        content = message.get("content")
-                        if content and isinstance(content, str):
-                            yield Delta(content)
-                        # Whole calls, on any line (the done line included).
-                        calls += ollama_calls(message, self.label, len(calls))
-                    if data.get("done") is True:
-                        finish = Finish(
-                            finish_reason=as_text(data.get("done_reason"), 64) or "stop",
-                            usage=Usage(
-                                prompt_tokens=as_count(data.get("prompt_eval_count")),
-                                completion_tokens=as_count(data.get("eval_count")),
-                            ),
-                            tool_calls=tuple(calls),
-                        )
-                        break
-                if finish is not None:
-                    await drain(batches)
-                    break
-        if finish is None:
+
+        def decode(line: str, out: list[Delta]) -> bool:
+            data = self._parse_line(line)
+            message = data.get("message")
+            if isinstance(message, dict):
+                content = message.get("content")
+                if content and isinstance(content, str):
+                    out.append(Delta(content))
+                # Whole calls, on any line (the done line included).
+                calls.extend(ollama_calls(message, self.label, len(calls)))
+            if data.get("done") is not True:
+                return False
+            usage = Usage(
+                prompt_tokens=as_count(data.get("prompt_eval_count")),
+                completion_tokens=as_count(data.get("eval_count")),
+            )
+            reason = as_text(data.get("done_reason"), 64) or "stop"
+            ends.append(Finish(reason, usage, tool_calls=tuple(calls)))
+            return True
+
+        lines = stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
+        async with aclosing(decode_stream(lines, decode)) as stream:
+            async for items in stream:
+                if isinstance(items, Loading | Retrying):
+                    yield items
+                else:
+                    for delta in items:
+                        yield delta
+        if not ends:
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
                 f"The answer from {self.label} ended before it was complete (no done line).",
                 "Ollama may have stopped or crashed mid-answer; try again.",
             )
-        yield finish
+        yield ends[0]
 
     def chat_body(self, request: ChatRequest) -> dict[str, Any]:
         """The exact /api/chat body for `request` (the request inspector stores it)."""
@@ -314,28 +303,31 @@ class OllamaAdapter:
         async def make_request() -> httpx.Request:
             return await self._request("POST", "/api/pull", body={"model": model, "stream": True})
 
+        def decode(line: str, out: list[PullProgress]) -> bool:
+            data = self._parse_pull_line(model, line)
+            progress = PullProgress(
+                status=as_text(data.get("status")) or "",
+                digest=as_text(data.get("digest"), 128),
+                total=as_count(data.get("total")),
+                completed=as_count(data.get("completed")),
+            )
+            out.append(progress)
+            return progress.status == "success"
+
         # No total deadline: a pull of a large model legitimately takes longer than any
         # run; the idle gap between progress lines still catches a stalled download.
-        async with aclosing(
-            stream_lines(
-                self._client, make_request, timeouts=self._timeouts, texts=self, total=False
-            )
-        ) as batches:
-            async for batch in batches:
-                if isinstance(batch, Loading | Retrying):
+        lines = stream_lines(
+            self._client, make_request, timeouts=self._timeouts, texts=self, total=False
+        )
+        last: PullProgress | None = None
+        async with aclosing(decode_stream(lines, decode)) as stream:
+            async for items in stream:
+                if isinstance(items, Loading | Retrying):
                     continue
-                for line in batch:
-                    data = self._parse_pull_line(model, line)
-                    progress = PullProgress(
-                        status=as_text(data.get("status")) or "",
-                        digest=as_text(data.get("digest"), 128),
-                        total=as_count(data.get("total")),
-                        completed=as_count(data.get("completed")),
-                    )
-                    yield progress
-                    if progress.status == "success":
-                        await drain(batches)
-                        return
+                for last in items:
+                    yield last
+        if last is not None and last.status == "success":
+            return  # decoding stops at the success line, so it is the last one
         raise ModelWireError(
             ErrorCode.PULL_FAILED,
             f"The pull of '{model}' from {self.label} ended before Ollama reported success.",

@@ -10,10 +10,7 @@ adapter never stores the key.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
-import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
@@ -34,74 +31,33 @@ from modelwire.adapters.base import (
     StreamItem,
     Usage,
 )
+from modelwire.adapters.consume import LineDecoder, decode_stream
+from modelwire.adapters.failures import StatusVerdict
+from modelwire.adapters.framing import json_object
 from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url, parse_base_url
+from modelwire.adapters.openai_errors import provider_error, status_verdict, text_of
 from modelwire.adapters.toolcalls import OpenAIToolCalls, openai_body_parts
 from modelwire.adapters.transport import (
-    RETRY_AFTER_CAP_S,
-    StatusVerdict,
     build_client,
-    drain,
     fetch_json,
     is_loopback_host,
-    json_object,
-    parse_json_body,
-    retry_after_seconds,
     short_timeout,
     stream_lines,
-    utc_now_iso,
 )
 from modelwire.adapters.wire_values import MAX_MODELS, as_count, as_name
+from modelwire.clock import now_iso, timed
 from modelwire.errors import ErrorCode, ModelWireError, secret_in_use
-from modelwire.redaction import EchoFilter, cap_provider_text, clean_masked, redact_field
+from modelwire.redaction import EchoFilter, clean_masked, redact_field
 
-_CONTEXT_TOO_LONG = re.compile(r"context[ _]length|maximum context|too many tokens", re.I)
 # finish_reason values the API defines; anything else is shown as a capped, redacted
 # string (a hostile server chooses it).
 _FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 
 
-def _clean(text: str) -> str:
-    """Provider text for a message: capped first (so every pattern runs on a few KB),
-    then masked key echoes (`sk-proj-****…abcd`) erased. `ModelWireError` redacts the
-    rest (the key in use, in any of its encodings)."""
-    return clean_masked(cap_provider_text(text))
-
-
-def _provider_error(body: bytes) -> tuple[str, str | None]:
-    """(message, code) from `{"error": {message, type, code}}` and its common variants."""
-    data = parse_json_body(body)
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict):
-            code = error.get("code") if error.get("code") is not None else error.get("type")
-            message = _text(error.get("message"))
-            return _clean(message), (_clean(_text(code)) if code is not None else None)
-        if isinstance(error, str):
-            return _clean(error), None
-        for key in ("detail", "message"):
-            if key in data:
-                return _clean(_text(data[key])), None
-    return _clean(body[:300].decode("utf-8", "replace").strip()), None
-
-
-def _requested_model(request: httpx.Request) -> str | None:
-    with contextlib.suppress(Exception):
-        doc = json.loads(request.content)
-        if isinstance(doc, dict) and isinstance(doc.get("model"), str):
-            return str(doc["model"])
-    return None
-
-
-def _text(value: object) -> str:
-    """A server-chosen field as text: strings as they are, anything else as JSON-ish
-    text, never a crash (a non-string `message` or `code` is seen in the wild)."""
-    return value if isinstance(value, str) else cap_provider_text(repr(value), 200)
-
-
 def _finish_reason(value: object) -> str:
     if isinstance(value, str) and value in _FINISH_REASONS:
         return value
-    return redact_field(_text(value), 64)
+    return redact_field(text_of(value), 64)
 
 
 def _created_iso(value: object) -> str | None:
@@ -213,136 +169,9 @@ class OpenAIAdapter:
         )
 
     async def for_status(self, response: httpx.Response, body: bytes) -> StatusVerdict:
-        status = response.status_code
-        message, code = _provider_error(body)
-        extra: dict[str, Any] = {"httpStatus": status}
-        said = f": {message}" if message else "."
-        if status in (401, 403):
-            hint = (
-                "Set a valid key for this connection with ModelWire: Edit Connection (or "
-                "`modelwire connections set-secret NAME`), and check that it belongs to "
-                "this provider and project."
-                if self._secret_provider is not None
-                else "This server wants an API key and none is stored for this connection: "
-                "set one with ModelWire: Edit Connection (or `modelwire connections "
-                "set-secret NAME`)."
-            )
-            return StatusVerdict(
-                ModelWireError(
-                    ErrorCode.AUTH_FAILED,
-                    f"{self.label} rejected the API key (HTTP {status}){said}",
-                    hint,
-                    extra=extra,
-                ),
-                may_retry=False,
-            )
-        if status == 404 and (code == "model_not_found" or "model" in message.lower()):
-            model = _requested_model(response.request)
-            extra["installedModels"] = await self._offered_names(response.request)
-            if model:
-                extra["model"] = model
-            return StatusVerdict(
-                ModelWireError(
-                    ErrorCode.MODEL_NOT_FOUND,
-                    f"{self.label} has no model '{model}'{said}"
-                    if model
-                    else f"{self.label} does not know that model{said}",
-                    "Pick one of the models this server offers, or check the model name.",
-                    extra=extra,
-                ),
-                may_retry=False,
-            )
-        if status == 404:
-            return StatusVerdict(
-                ModelWireError(
-                    ErrorCode.INVALID_BASE_URL,
-                    f"{self.label} has no {response.request.url.path} (HTTP 404){said}",
-                    "Check the base URL: OpenAI-compatible servers usually end in /v1 "
-                    "(for example http://127.0.0.1:8080/v1).",
-                    extra=extra,
-                ),
-                may_retry=False,
-            )
-        if status == 429:
-            return self._rate_limited(response, message, code, extra)
-        if status in (400, 413) and (
-            code == "context_length_exceeded" or _CONTEXT_TOO_LONG.search(message)
-        ):
-            return StatusVerdict(
-                ModelWireError(
-                    ErrorCode.PROMPT_TOO_LARGE,
-                    f"The prompt is too long for the model{said}",
-                    "Run the agent on a selection instead of the whole file, or pick a "
-                    "model with a longer context.",
-                    extra=extra,
-                ),
-                may_retry=False,
-            )
-        if status == 503:
-            # llama.cpp answers 503 "Loading model" while it loads; vLLM/OpenAI when
-            # overloaded. Both pass with time.
-            return StatusVerdict(
-                ModelWireError(
-                    ErrorCode.MODEL_BUSY,
-                    f"{self.label} is busy (HTTP 503){said}",
-                    "The model may still be loading; try again in a moment.",
-                    extra=extra,
-                ),
-                may_retry=True,
-                retry_after_s=retry_after_seconds(response.headers),
-            )
-        return StatusVerdict(
-            ModelWireError(
-                ErrorCode.GENERATION_FAILED,
-                f"{self.label} failed (HTTP {status}){said}",
-                "Try again; if it keeps failing, check the server's log."
-                if status >= 500
-                else "The server refused the request; check the model name and the server's log.",
-                extra=extra,
-            ),
-            may_retry=status >= 500,
-            retry_after_s=retry_after_seconds(response.headers) if status >= 500 else None,
-        )
-
-    def _rate_limited(
-        self, response: httpx.Response, message: str, code: str | None, extra: dict[str, Any]
-    ) -> StatusVerdict:
-        said = f": {message}" if message else "."
-        if code == "insufficient_quota":
-            return StatusVerdict(
-                ModelWireError(
-                    ErrorCode.RATE_LIMITED,
-                    f"{self.label} says the account is out of quota{said}",
-                    "Check the plan and billing details of the account this key belongs to.",
-                    retryable=False,
-                    extra=extra,
-                ),
-                may_retry=False,
-            )
-        wait = retry_after_seconds(response.headers)
-        if wait is not None:
-            extra["retryAfterS"] = round(wait, 3)
-        for name in ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"):
-            # A number, or nothing: the header is server-chosen text and once carried
-            # the key back verbatim.
-            value = response.headers.get(name, "").strip()
-            if value.isdigit() and len(value) <= 12:
-                extra[_camel_header(name)] = int(value)
-        if wait is not None and wait > RETRY_AFTER_CAP_S:
-            hint = f"The provider asks to wait {wait:.0f} s; try again later."
-        elif wait is not None:
-            hint = f"Wait {max(wait, 0.1):.1f} s and try again, or lower the concurrency limit."
-        else:
-            hint = "Wait a moment and try again, or lower the concurrency limit."
-        return StatusVerdict(
-            ModelWireError(
-                ErrorCode.RATE_LIMITED,
-                f"{self.label} rate-limited the request{said}",
-                hint,
-                extra=extra,
-            ),
-            may_retry=True,
-            retry_after_s=wait,
+        keyed = self._secret_provider is not None
+        return await status_verdict(
+            self.label, response, body, keyed=keyed, offered_names=self._offered_names
         )
 
     async def _offered_names(self, failed: httpx.Request) -> list[str]:
@@ -359,20 +188,18 @@ class OpenAIAdapter:
     # --- ProviderAdapter ----------------------------------------------------------
 
     async def health(self) -> Health:
-        checked_at = utc_now_iso()
+        checked_at = now_iso()
         try:
             key = await self._key()
             with self._using(key):
-                started = time.perf_counter()
-                doc = await self._models_doc(key)
-                latency_ms = (time.perf_counter() - started) * 1000.0
+                doc, latency_ms = await timed(self._models_doc(key))
         except ModelWireError as exc:
             return Health.failed(exc, checked_at, reachable="httpStatus" in exc.extra)
         return Health(
             reachable=True,
             version=None,
             model_count=len(_model_list(doc)),
-            latency_ms=round(latency_ms, 2),
+            latency_ms=latency_ms,
             checked_at=checked_at,
         )
 
@@ -388,54 +215,20 @@ class OpenAIAdapter:
         async def make_request() -> httpx.Request:
             return await self._request("POST", "/chat/completions", key, body=body)
 
-        finish_reason: str | None = None
-        usage = Usage()
-        done = False
         # Answer text is server-controlled too: a hostile server may echo the key,
         # split across chunks. The filter sees across chunk boundaries.
-        echoes = EchoFilter(key) if key else None
-        calls = OpenAIToolCalls(self.label)
+        answer = _Answer(EchoFilter(key) if key else None, OpenAIToolCalls(self.label))
+        decode = answer.decode_with(self._parse_chunk)
+        lines = stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
         with self._using(key):
-            async with aclosing(
-                stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
-            ) as batches:
-                async for batch in batches:
-                    if isinstance(batch, Loading | Retrying):
-                        yield batch
-                        continue
-                    for line in batch:
-                        if not line.startswith("data:"):
-                            continue  # SSE comments (": ping"), event: and id: fields
-                        payload = line[5:].strip()
-                        if payload == "[DONE]":
-                            done = True
-                            break
-                        chunk = self._parse_chunk(payload)
-                        reported = chunk.get("usage")
-                        if isinstance(reported, dict):
-                            usage = Usage(
-                                prompt_tokens=as_count(reported.get("prompt_tokens")),
-                                completion_tokens=as_count(reported.get("completion_tokens")),
-                            )
-                        for choice in chunk.get("choices") or ():
-                            if not isinstance(choice, dict):
-                                continue
-                            delta = choice.get("delta")
-                            if isinstance(delta, dict):
-                                content = delta.get("content")
-                                if content and isinstance(content, str):
-                                    text = echoes.push(content) if echoes else content
-                                    if text:
-                                        yield Delta(text)
-                                if delta.get("tool_calls") is not None:
-                                    calls.add(delta["tool_calls"])
-                            reason = choice.get("finish_reason")
-                            if reason:
-                                finish_reason = _finish_reason(reason)
-                    if done:
-                        await drain(batches)
-                        break
-            if not done:
+            async with aclosing(decode_stream(lines, decode)) as stream:
+                async for items in stream:
+                    if isinstance(items, Loading | Retrying):
+                        yield items
+                    else:
+                        for delta in items:
+                            yield delta
+            if not answer.done:
                 raise ModelWireError(
                     ErrorCode.GENERATION_FAILED,
                     f"The answer from {self.label} ended without [DONE], so it may be incomplete.",
@@ -443,13 +236,14 @@ class OpenAIAdapter:
                     "is longer than its context); try a shorter input or check the server's "
                     "log.",
                 )
-            tail = echoes.flush() if echoes else ""
+            tail = answer.echoes.flush() if answer.echoes else ""
             if tail:
                 yield Delta(tail)
             # Parsed only now (a call's arguments are complete only at the end of the
             # turn), and while the key is registered, so an echo of it is redacted.
-            tool_calls = calls.finish() if calls else ()
-        yield Finish(finish_reason=finish_reason or "stop", usage=usage, tool_calls=tool_calls)
+            tool_calls = answer.calls.finish() if answer.calls else ()
+        reason = answer.finish_reason or "stop"
+        yield Finish(finish_reason=reason, usage=answer.usage, tool_calls=tool_calls)
 
     def chat_body(self, request: ChatRequest) -> dict[str, Any]:
         """The exact /chat/completions body for `request` (stored by the request
@@ -475,7 +269,7 @@ class OpenAIAdapter:
                 "Check that the base URL points at an OpenAI-compatible server.",
             )
         if chunk.get("error"):
-            message, _ = _provider_error(payload[: 4 * 1024].encode())
+            message, _ = provider_error(payload[: 4 * 1024].encode())
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,
                 f"{self.label} failed mid-answer: {message}",
@@ -506,6 +300,51 @@ def _model_list(doc: Any) -> list[ModelInfo]:
     ]
 
 
-def _camel_header(name: str) -> str:
-    head, *rest = name.removeprefix("x-").split("-")
-    return head + "".join(word.capitalize() for word in rest)
+class _Answer:
+    """What the SSE events of one answer added up to: usage, finish reason, tool calls,
+    [DONE]."""
+
+    __slots__ = ("calls", "done", "echoes", "finish_reason", "usage")
+
+    def __init__(self, echoes: EchoFilter | None, calls: OpenAIToolCalls) -> None:
+        self.done = False
+        self.echoes = echoes
+        self.calls = calls
+        self.finish_reason: str | None = None
+        self.usage = Usage()
+
+    def decode_with(self, parse: Callable[[str], dict[str, Any]]) -> LineDecoder[Delta]:
+        echoes, calls = self.echoes, self.calls
+
+        def decode(line: str, out: list[Delta]) -> bool:
+            if not line.startswith("data:"):
+                return False  # SSE comments (": ping"), event: and id: fields
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                self.done = True
+                return True
+            chunk = parse(payload)
+            reported = chunk.get("usage")
+            if isinstance(reported, dict):
+                self.usage = Usage(
+                    prompt_tokens=as_count(reported.get("prompt_tokens")),
+                    completion_tokens=as_count(reported.get("completion_tokens")),
+                )
+            for choice in chunk.get("choices") or ():
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    content = delta.get("content")
+                    if content and isinstance(content, str):
+                        text = echoes.push(content) if echoes else content
+                        if text:
+                            out.append(Delta(text))
+                    if delta.get("tool_calls") is not None:
+                        calls.add(delta["tool_calls"])
+                reason = choice.get("finish_reason")
+                if reason:
+                    self.finish_reason = _finish_reason(reason)
+            return False
+
+        return decode

@@ -24,6 +24,7 @@ async def cmd_connections(args: argparse.Namespace) -> int:
         "add": _conn_add,
         "edit": _conn_edit,
         "remove": _conn_remove,
+        "show": _conn_show,
         "test": _conn_test,
         "set-secret": _conn_set_secret,
         "delete-secret": _conn_delete_secret,
@@ -100,6 +101,26 @@ async def _conn_edit(app: ModelWire, args: argparse.Namespace) -> int:
         print_json(updated.wire())
     else:
         print(f"Updated connection {updated.name!r}.")
+    return EXIT_OK
+
+
+async def _conn_show(app: ModelWire, args: argparse.Namespace) -> int:
+    """One connection's fields (never its key); a peer connection's public key, which a
+    host puts on its allow-list (`modelwire share --allow KEY`)."""
+    from modelwire.core import peer_keys
+
+    conn = app.connections.resolve(args.connection)
+    data = conn.wire()
+    if app.providers.get(conn.provider_id).protocol == "peer":
+        key = await asyncio.to_thread(peer_keys.ensure_seed, app.secrets, conn.id)
+        from modelwire.p2p.identity import public_key
+
+        data["publicKey"] = public_key(key).hex()
+    if args.json:
+        print_json(data)
+        return EXIT_OK
+    for name, value in data.items():
+        print(f"{name + ':':<16}{value}")
     return EXIT_OK
 
 

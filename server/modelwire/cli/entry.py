@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from modelwire.cli import format as fmt
 from modelwire.cli.agents import cmd_agents
+from modelwire.cli.chat import cmd_chat
 from modelwire.cli.connections import cmd_connections
 from modelwire.cli.console import err
 from modelwire.cli.exits import (
@@ -26,9 +27,11 @@ from modelwire.cli.exits import (
     exit_code_for,
 )
 from modelwire.cli.models import cmd_models, cmd_pull
+from modelwire.cli.p2p import cmd_p2p
 from modelwire.cli.parser import build_parser
 from modelwire.cli.run import cmd_run
 from modelwire.cli.runs import cmd_runs
+from modelwire.cli.share import cmd_share
 from modelwire.cli.status import cmd_doctor, cmd_status
 from modelwire.cli.terminal import guard_terminal
 from modelwire.errors import ModelWireError
@@ -42,6 +45,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "runs": cmd_runs,
     "status": cmd_status,
     "doctor": cmd_doctor,
+    "share": cmd_share,
+    "chat": cmd_chat,
+    "p2p": cmd_p2p,
 }
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from modelwire.cli.chat import add_chat_parser
 from modelwire.cli.context import ENV_CONNECTION, ENV_MODEL
+from modelwire.cli.p2p import add_p2p_parser
+from modelwire.cli.share import add_share_parser
 from modelwire.errors import redact
 
 
@@ -79,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     c_edit.add_argument("--json", action="store_true")
     c_remove = actions.add_parser("remove", help="delete a connection and its key")
     c_remove.add_argument("connection", metavar="NAME")
+    c_show = actions.add_parser(
+        "show", help="one connection (never its key); a peer connection's public key"
+    )
+    c_show.add_argument("connection", metavar="NAME")
+    c_show.add_argument("--json", action="store_true")
     c_test = actions.add_parser("test", help="check that connections answer (all by default)")
     c_test.add_argument("connection", metavar="NAME", nargs="?")
     c_test.add_argument("--json", action="store_true")
@@ -114,4 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="version, keyring, storage")
     status.add_argument("--json", action="store_true")
     sub.add_parser("doctor", help="check the keyring, storage, embedded model and connections")
+    add_share_parser(sub)
+    add_chat_parser(sub)
+    add_p2p_parser(sub)
     return parser

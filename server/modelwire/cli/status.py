@@ -16,6 +16,7 @@ from modelwire.cli.context import (
     with_core,
 )
 from modelwire.cli.exits import EXIT_FAILURE, EXIT_OK
+from modelwire.cli.p2p import bridge_check
 
 if TYPE_CHECKING:
     from modelwire.core.app import ModelWire
@@ -35,8 +36,14 @@ async def cmd_status(args: argparse.Namespace) -> int:
             print(f"             NOT SAVED: {status.storage_error}")
         print(f"connections: {len(app.connections.list())}")
         print(
-            f"runs:        {status.active_runs} active, {status.queued_runs} queued (this process)"
+            f"runs:        {status.active_runs} active, {status.queued_runs} queued "
+            "(every process on this data folder)"
         )
+        for load in status.connections:
+            print(
+                f"  {load.connection_name}: {load.active} active, {load.queued} "
+                f"queued (limit {load.limit}, queue {load.queue_limit})"
+            )
         return EXIT_OK
 
     return await with_core(body)
@@ -72,6 +79,11 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
         check(embedded_ok, f"embedded model: {why}", "scripts/setup --embedded")
         settings = env_settings()
         conns = app.connections.list()
+        bridge_ok, bridge_text, bridge_fix = bridge_check()
+        if bridge_ok or any(c.provider_id == "peer" for c in conns):
+            check(bridge_ok, bridge_text, bridge_fix)
+        else:  # only sharing needs it: a note, not a failure
+            print(f"note {bridge_text}\n     to share or use shared models: {bridge_fix}")
         if not conns:
             check(
                 False,

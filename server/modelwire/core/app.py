@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from modelwire import __version__
+from modelwire.core import peer_keys
 from modelwire.core.access import access_context, secret_provider_factory
 from modelwire.core.agents import AgentCatalog
 from modelwire.core.backends import BackendPool
@@ -76,6 +77,7 @@ class ModelWire:
             secret_provider_factory(self.secrets),
             ModelLists(self.store),
             embedded=self._make_embedded,
+            identity_for=self._peer_identity,
         )
         self.connections.on_change(self.backends.forget)
         self.runs = RunService(
@@ -99,6 +101,12 @@ class ModelWire:
                 log.debug("change watch: %s", exc.message)
             except Exception:  # a bug must not stop the watch for the session
                 log.exception("change watch failed")
+
+    def _peer_identity(self, conn: Connection) -> Callable[[], Awaitable[bytes]]:
+        async def seed() -> bytes:
+            return await asyncio.to_thread(peer_keys.ensure_seed, self.secrets, conn.id)
+
+        return seed
 
     def embedded_available(self) -> bool:
         # Checked once (a find_spec, no import); a restart picks up a new install.

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelwire.adapters.base import Endpoint, Health, ModelInfo, ProviderAdapter, SecretProvider
-from modelwire.core.clock import now_iso
+from modelwire.clock import now_iso
 from modelwire.core.model_lists import ModelLists
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
-from modelwire.core.settings import Settings
+from modelwire.core.settings import Settings, timeouts_for
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import Connection, ProviderDescriptor
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Builds the secret provider for one connection (reads the keyring at request time).
 SecretProviderFactory = Callable[[Connection], SecretProvider]
+# A peer connection's client key pair (its 32-byte seed), read from the keyring.
+IdentityFactory = Callable[[Connection], Callable[[], Awaitable[bytes]]]
 
 
 @dataclass(slots=True)
@@ -45,15 +47,7 @@ def endpoint_for(
     base_url: str,
     uds: str | None = None,
 ) -> Endpoint:
-    timeouts = settings.timeouts.for_protocol(provider.protocol)
-    if conn.timeouts is not None:
-        t = conn.timeouts
-        timeouts = type(timeouts)(
-            connect=t.connect_seconds or timeouts.connect,
-            first_token=t.first_token_seconds or timeouts.first_token,
-            idle=t.idle_seconds or timeouts.idle,
-            total=t.total_seconds or timeouts.total,
-        )
+    timeouts = timeouts_for(provider.protocol, conn.timeouts, settings.timeouts)
     return Endpoint(base_url=base_url, timeouts=timeouts, local_only=provider.local_only, uds=uds)
 
 
@@ -66,10 +60,12 @@ class BackendPool:
         secret_provider_for: SecretProviderFactory,
         model_lists: ModelLists,
         embedded: Callable[[], EmbeddedServer] | None = None,
+        identity_for: IdentityFactory | None = None,
     ) -> None:
         self._providers = providers
         self._model_lists = model_lists
         self._secret_provider_for = secret_provider_for
+        self._identity_for = identity_for
         self._embedded_factory = embedded
         self._embedded: EmbeddedServer | None = None
         self._slots: dict[str, _Slot] = {}
@@ -158,7 +154,12 @@ class BackendPool:
                 from modelwire.adapters.factory import make_adapter  # httpx loads on first use
 
                 secrets = self._secret_provider_for(conn) if conn.has_secret else None
-                adapter = make_adapter(provider.protocol, endpoint, secrets)
+                identity = (
+                    self._identity_for(conn)
+                    if self._identity_for is not None and provider.protocol == "peer"
+                    else None
+                )
+                adapter = make_adapter(provider.protocol, endpoint, secrets, identity)
                 slot = _Slot(key, adapter)
                 self._slots[conn.id] = slot
             slot.users += 1

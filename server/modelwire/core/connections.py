@@ -10,17 +10,21 @@ in the OS keyring; the record only knows `has_secret`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import unicodedata
 import uuid
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from modelwire.adapters.netpolicy import check_loopback, parse_base_url
-from modelwire.core.clock import now_iso
-from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
+from modelwire.clock import now_iso
+from modelwire.core import peer_keys
+from modelwire.core.providers import EMBEDDED_ID, PEER_BASE_URL, ProviderRegistry
 from modelwire.core.secrets import Requester, SecretStore
 from modelwire.core.store import CHANGES_TOPIC, Store, dumps, loads
 from modelwire.errors import ErrorCode, ModelWireError
@@ -206,6 +210,9 @@ class ConnectionRegistry:
 
     def _validate_url(self, provider_id: str, base_url: str) -> str:
         provider = self._providers.get(provider_id)
+        if provider.protocol == "peer":
+            # A peer is reached by its Server ID (the secret), never by a URL.
+            return PEER_BASE_URL
         base_url = base_url.strip().rstrip("/")
         if provider.local_only:
             check_loopback(base_url)  # static rules + every resolved address loopback
@@ -343,6 +350,8 @@ class ConnectionRegistry:
         conn = self._editable(connection_id)
         if conn.has_secret:
             self._secrets.delete(conn.id)
+        if conn.base_url == PEER_BASE_URL:
+            peer_keys.forget(self._secrets, conn.id)
         self._write("DELETE FROM connections WHERE id = ?", (conn.id,))
         self._secrets.forget_connection(conn.id)
         self._by_id.pop(conn.id, None)
@@ -367,6 +376,9 @@ class ConnectionRegistry:
                 "Paste the key exactly as your provider shows it.",
                 connection_id=conn.id,
             )
+        if self._providers.get(conn.provider_id).protocol == "peer":
+            _check_server_id(secret, conn.id)
+            peer_keys.ensure_seed(self._secrets, conn.id)  # the stable client identity
         self._secrets.set(conn.id, secret.strip())
         self._secrets.audit(
             connection_id=conn.id, purpose="setSecret", decision="stored", requester=requester
@@ -406,6 +418,18 @@ class ConnectionRegistry:
         return self.get(connection_id)
 
 
+def _check_server_id(secret: str, connection_id: str) -> None:
+    from modelwire.p2p.identity import parse_server_id
+
+    if parse_server_id(secret) is None:
+        raise ModelWireError(
+            ErrorCode.INVALID_SERVER_ID,
+            "That is not a Server ID: it is 43–44 base58 characters naming 32 bytes.",
+            "Copy the Server ID exactly as `modelwire share` prints it.",
+            connection_id=connection_id,
+        )
+
+
 def _name_taken(name: str) -> ModelWireError:
     return ModelWireError(
         ErrorCode.CONNECTION_NAME_TAKEN,
@@ -415,8 +439,24 @@ def _name_taken(name: str) -> ModelWireError:
     )
 
 
+def _stored_timeouts(raw: Any) -> TimeoutSettings | None:
+    """A row's timeout overrides. One saved under the wider ranges of earlier versions
+    is dropped value by value (the settings' value applies), so the connection stays
+    readable."""
+    if not raw or not isinstance(raw, dict):
+        return None
+    try:
+        return TimeoutSettings.model_validate(raw)
+    except ValidationError:
+        kept = {}
+        for key, value in raw.items():
+            with contextlib.suppress(ValidationError):
+                TimeoutSettings.model_validate({key: value})
+                kept[key] = value
+        return TimeoutSettings.model_validate(kept) if kept else None
+
+
 def _from_row(row: sqlite3.Row) -> Connection:
-    timeouts = loads(row["timeouts"])
     return Connection(
         id=row["id"],
         name=row["name"],
@@ -425,7 +465,7 @@ def _from_row(row: sqlite3.Row) -> Connection:
         default_model=row["default_model"],
         has_secret=bool(row["has_secret"]),
         max_concurrent=row["max_concurrent"],
-        timeouts=TimeoutSettings.model_validate(timeouts) if timeouts else None,
+        timeouts=_stored_timeouts(loads(row["timeouts"])),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

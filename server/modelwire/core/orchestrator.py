@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from modelwire.adapters.base import ChatMessage, ChatRequest, Finish, ToolCall, ToolSpec
-from modelwire.core.clock import now_iso
+from modelwire.clock import now_iso
 from modelwire.core.workspace_tools import (
     MAX_READ_BYTES,
     ToolError,

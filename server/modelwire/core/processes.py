@@ -19,7 +19,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from modelwire.core.clock import now_iso
+from modelwire.clock import now_iso
 from modelwire.core.store import Store
 
 log = logging.getLogger(__name__)

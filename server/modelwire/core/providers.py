@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "modelwire.providers"
 EMBEDDED_ID = "embedded"
+PEER_ID = "peer"
+PEER_BASE_URL = "peer://hyperswarm"
 
 CORE_PROVIDERS: tuple[ProviderDescriptor, ...] = (
     ProviderDescriptor(
@@ -53,6 +55,22 @@ CORE_PROVIDERS: tuple[ProviderDescriptor, ...] = (
         default_base_url="http://127.0.0.1/v1",
         default_model="SmolLM2-135M-Instruct",
         local_only=True,
+        capabilities=Capabilities(list_models=True, pull_model=False, streaming=True),
+        origin="core",
+    ),
+    # A model someone shares with `modelwire share`: the connection's secret is the
+    # host's Server ID (docs/p2p.md). `apiKey` auth: it is kept, consented and audited
+    # exactly like an API key.
+    ProviderDescriptor(
+        id=PEER_ID,
+        display_name="Shared model (P2P, Server ID)",
+        protocol="peer",
+        auth="apiKey",
+        default_base_url=PEER_BASE_URL,
+        # The host chooses the model; routing records `shared` unless the connection's
+        # default model names it (listModels returns the host's model).
+        default_model="shared",
+        local_only=False,
         capabilities=Capabilities(list_models=True, pull_model=False, streaming=True),
         origin="core",
     ),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modelwire.core.clock import now_iso
+from modelwire.clock import now_iso
 from modelwire.core.store import Store
 from modelwire.errors import redact
 from modelwire.protocol import ModelRequestEntry

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelwire.adapters.base import ChatMessage
 from modelwire.core.agents import Agent, Finding
 from modelwire.core.documents import Document
 from modelwire.core.run_progress import EventSink
@@ -38,6 +39,18 @@ class RunRequest:
     deadline: float | None = None
     # The user's own words (startRun's `prompt`), after the code in the agent's message.
     prompt: str | None = None
+    # A prompt served to a P2P client (core/share.py): messages built by the share host
+    # (no document), routing source `share` with the client's key as requester, and
+    # `exclusive`: it runs only when nothing else runs on the connection — MODEL_BUSY at
+    # once otherwise, never queued.
+    served: ServedPrompt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServedPrompt:
+    messages: tuple[ChatMessage, ...]
+    requester_key: str
+    exclusive: bool = True
 
 
 @dataclass(slots=True)

@@ -1,5 +1,6 @@
-"""The run service: one agent execution from request to record
-(docs/architecture.md follows one run).
+"""The run service: one agent execution from request to record.
+
+docs/architecture.md follows one run through it.
 
 A run is recorded as soon as it is accepted, routed (connection + model, with the
 source of that choice), queued on its connection's lane, streamed from the adapter to
@@ -23,6 +24,7 @@ from modelwire.adapters.base import (
     ChatRequest,
     Finish,
 )
+from modelwire.clock import now_iso
 from modelwire.core.agents import (
     Agent,
     AgentCatalog,
@@ -31,7 +33,6 @@ from modelwire.core.agents import (
     parse_findings,
 )
 from modelwire.core.backends import BackendPool
-from modelwire.core.clock import now_iso
 from modelwire.core.connection_load import ConnectionLimits
 from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.consent import ConsentGate
@@ -44,8 +45,9 @@ from modelwire.core.routing import resolve_routing
 from modelwire.core.run_children import orchestrate
 from modelwire.core.run_progress import RunProgress
 from modelwire.core.run_records import RunRecords, run_not_found
+from modelwire.core.run_served import prepare_served
 from modelwire.core.run_turn import TurnRunner
-from modelwire.core.run_types import RunContext, RunRequest, _Job
+from modelwire.core.run_types import RunContext, RunRequest, ServedPrompt, _Job
 from modelwire.core.secrets import SecretStore
 from modelwire.core.shared_lanes import SharedLanes, SlotHold
 from modelwire.core.store import Store
@@ -61,7 +63,7 @@ from modelwire.protocol import (
 log = logging.getLogger(__name__)
 
 # Re-exported: the front doors build these and pass them to RunService.start.
-__all__ = ["RunContext", "RunRequest", "RunService"]
+__all__ = ["RunContext", "RunRequest", "RunService", "ServedPrompt"]
 
 
 @dataclass(slots=True)
@@ -258,6 +260,12 @@ class RunService:
         """Wait for a generation slot on the run's connection, in the queue shared by
         every process (MODEL_BUSY when it is full, or at once with `ctx.queue` off)."""
         limit, queue = self._limits.of(job.conn.id, ctx.settings)
+        if job.req.served is not None and job.req.served.exclusive:
+            # A served P2P prompt never queues, and never runs beside the owner's runs
+            # (in any process on this data folder).
+            if self.lane_in_use(job.conn.id):
+                raise model_busy(job.conn.name, limit, 0, job.conn.id)
+            queue = 0
         return await self.lanes.acquire(
             job.conn.id,
             progress.run_id,
@@ -273,8 +281,17 @@ class RunService:
         self._records.save(record)
         progress.send("started", routing=job.routing.wire())
 
+    def lane_in_use(self, connection_id: str) -> bool:
+        """Whether a run is active or queued on the connection, in any process."""
+        return any(
+            load.connection_id == connection_id and (load.active or load.queued)
+            for load in self.lanes.load()
+        )
+
     def _prepare(self, req: RunRequest, ctx: RunContext) -> _Job:
         """Everything decided before any network call: agent, text, size, routing."""
+        if req.served is not None:
+            return prepare_served(req, req.served, ctx, self._connections, self._providers)
         agent = self._agents.get(req.agent_id, ctx.folder)
         if agent.needs_prompt and not req.prompt:
             raise ModelWireError(
@@ -319,15 +336,19 @@ class RunService:
     async def _stream(
         self, job: _Job, ctx: RunContext, record: RunRecord, progress: RunProgress
     ) -> None:
-        """One plain run: the agent's prompt, one streamed answer."""
-        messages = build_messages(
-            job.agent,
-            text=job.text,
-            uri=job.req.uri,
-            language_id=job.doc.language_id,
-            selection=job.selection,
-            focus=job.focus,
-            request=job.req.prompt,
+        """One plain run: the agent's prompt (or a served P2P prompt), one streamed answer."""
+        messages = (
+            job.req.served.messages
+            if job.req.served is not None
+            else build_messages(
+                job.agent,
+                text=job.text,
+                uri=job.req.uri,
+                language_id=job.doc.language_id,
+                selection=job.selection,
+                focus=job.focus,
+                request=job.req.prompt,
+            )
         )
         request = ChatRequest(
             model=job.routing.model_ref,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from modelwire.core.clock import now_iso
+from modelwire.clock import now_iso
 from modelwire.core.store import CHANGES_TOPIC, Store
 from modelwire.errors import ErrorCode, ModelWireError, redact
 

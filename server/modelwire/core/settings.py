@@ -6,10 +6,13 @@ back to the default and produces a warning the front door shows once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic.alias_generators import to_camel
+
 from modelwire.adapters.base import Timeouts
+from modelwire.protocol import TimeoutSettings
 
 OLLAMA_DEFAULT_BASE_URL = "http://localhost:11434"
 
@@ -35,22 +38,39 @@ class Limits:
         return self.output_max_kib * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class TimeoutSettings:
-    """Timeouts in seconds; `first_token` defaults differ per protocol (Ollama loads models)."""
+# What an unset timeout means. Ollama loads the model before its first token, so it
+# gets longer for that one; every other provider (the embedded model too) 60 s.
+DEFAULT_TIMEOUTS = Timeouts(connect=5.0, first_token=60.0, idle=60.0, total=900.0)
+FIRST_TOKEN_BY_PROTOCOL: dict[str, float] = {"ollama": 300.0}
+# Finding a P2P host through the DHT takes seconds, not milliseconds.
+PEER_CONNECT_SECONDS = 20.0
 
-    connect: float = 5.0
-    first_token_ollama: float = 300.0
-    first_token_other: float = 60.0
-    idle: float = 60.0
-    total: float = 900.0
-    first_token_override: float | None = None
 
-    def for_protocol(self, protocol: str) -> Timeouts:
-        first = self.first_token_override or (
-            self.first_token_ollama if protocol == "ollama" else self.first_token_other
-        )
-        return Timeouts(connect=self.connect, first_token=first, idle=self.idle, total=self.total)
+def timeouts_for(
+    protocol: str, connection: TimeoutSettings | None, *layers: TimeoutSettings | None
+) -> Timeouts:
+    """The timeouts of a request: each value from the first layer that sets it (the
+    connection's overrides, then the settings), else the default for `protocol`."""
+    ordered = (connection, *layers)
+
+    def pick(name: str, default: float) -> tuple[float, int]:
+        for index, layer in enumerate(ordered):
+            value = getattr(layer, name) if layer is not None else None
+            if value:
+                return float(value), index
+        return default, len(ordered)
+
+    d = DEFAULT_TIMEOUTS
+    connect, source = pick("connect_seconds", d.connect)
+    if protocol == "peer" and source > 0:  # a connection's own value is kept as set
+        connect = max(connect, PEER_CONNECT_SECONDS)
+    first = FIRST_TOKEN_BY_PROTOCOL.get(protocol, d.first_token)
+    return Timeouts(
+        connect=connect,
+        first_token=pick("first_token_seconds", first)[0],
+        idle=pick("idle_seconds", d.idle)[0],
+        total=pick("total_seconds", d.total)[0],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +89,7 @@ class Settings:
     default_connection: str | None = None
     default_model: str | None = None
     ollama_base_url: str = OLLAMA_DEFAULT_BASE_URL
+    # What the user set; unset values mean the defaults (`timeouts_for`).
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     limits: Limits = field(default_factory=Limits)
     # Agent id → connection name (or `connection-name/model`): where that agent's runs go
@@ -123,18 +144,39 @@ def _int(raw: Any, key: str, default: int, lo: int, hi: int, warnings: list[str]
     return value
 
 
-def _first_token(raw: Any, current: float | None, warnings: list[str]) -> float | None:
-    """Unset means the per-protocol defaults (Ollama 300 s, others 60 s)."""
-    value = _get(raw, "timeouts.firstTokenSeconds")
-    if value is None:
-        return current
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 7200:
-        warnings.append(
-            "modelwire.timeouts.firstTokenSeconds must be a number from 1 to 7200; using "
-            "the defaults (300 s for Ollama, 60 s for other providers)."
-        )
-        return current
-    return float(value)
+def _bounds(name: str) -> tuple[float, float]:
+    """The range `TimeoutSettings` declares for a field: one source for both checks."""
+    lo = hi = None
+    for rule in TimeoutSettings.model_fields[name].metadata:
+        lo = getattr(rule, "ge", lo)
+        hi = getattr(rule, "le", hi)
+    assert lo is not None and hi is not None, name
+    return float(lo), float(hi)
+
+
+def _timeouts(raw: Any, current: TimeoutSettings, warnings: list[str]) -> TimeoutSettings:
+    """`timeouts.*Seconds`, each checked against the range of `TimeoutSettings`; a bad
+    value keeps what `current` had and warns, saying what is used instead."""
+    values: dict[str, float | None] = {}
+    for name in TimeoutSettings.model_fields:
+        key = f"timeouts.{to_camel(name)}"
+        value = _get(raw, key)
+        kept: float | None = getattr(current, name)
+        lo, hi = _bounds(name)
+        if value is None:
+            values[name] = kept
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            if name == "first_token_seconds":
+                used = "the defaults (300 s for Ollama, 60 s for other providers)"
+            else:
+                used = f"{getattr(timeouts_for('', current), name.removesuffix('_seconds')):g}"
+            warnings.append(
+                f"modelwire.{key} must be a number from {lo:g} to {hi:g}; using {used}."
+            )
+            values[name] = kept
+        else:
+            values[name] = float(value)
+    return TimeoutSettings(**values)
 
 
 MAX_AGENT_CONNECTIONS = 100
@@ -170,14 +212,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
         return base, warnings
     if not isinstance(raw, dict):
         return base, ["The modelwire settings are not an object; using defaults."]
-    t = base.timeouts
-    timeouts = replace(
-        t,
-        connect=_number(raw, "timeouts.connectSeconds", t.connect, 0.1, 600, warnings),
-        first_token_override=_first_token(raw, t.first_token_override, warnings),
-        idle=_number(raw, "timeouts.idleSeconds", t.idle, 1, 3600, warnings),
-        total=_number(raw, "timeouts.totalSeconds", t.total, 1, 86400, warnings),
-    )
+    timeouts = _timeouts(raw, base.timeouts, warnings)
     lim = base.limits
     limits = Limits(
         max_concurrent_ollama=_int(

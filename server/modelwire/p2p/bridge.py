@@ -31,7 +31,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent / "js"
 # A bridge line wraps one peer line; JSON escaping can grow it six-fold.
 EVENT_LINE_MAX = 6 * wire.LINE_MAX_BYTES + 4096
 DEAD_PEER_MS = 12_000
-WRITE_MAX_BYTES = 1024 * 1024
+WRITE_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +43,23 @@ class Event:
     reason: str = ""
 
 
+def user_bridge_dir() -> Path:
+    """Where `modelwire p2p setup` installs the bridge: the data folder (MODELWIRE_HOME,
+    else the platform's; the same rule as the store's, kept here so p2p needs no core)."""
+    env = os.environ.get("MODELWIRE_HOME")
+    if env:
+        return Path(env).expanduser() / "p2p-bridge"
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("modelwire", appauthor=False)) / "p2p-bridge"
+
+
 def installed_dirs() -> list[Path]:
     """Where the bridge may be installed, in the order they are tried."""
-    from modelwire.core.store import default_home
-
     dirs = []
     if os.environ.get(ENV_BRIDGE_DIR):
         dirs.append(Path(os.environ[ENV_BRIDGE_DIR]))
-    dirs += [PACKAGE_DIR, default_home() / "p2p-bridge"]
-    return dirs
+    return [*dirs, PACKAGE_DIR, user_bridge_dir()]
 
 
 def locate() -> tuple[str, Path]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from modelwire.p2p import wire
@@ -135,7 +135,7 @@ class PeerLink:
             raise self._closed_reason or PeerError(wire.CONNECT_FAILED, "The connection failed.")
         return self._info
 
-    async def chat(self, prompt: str) -> AsyncIterator[str]:
+    async def chat(self, prompt: str) -> AsyncGenerator[str, None]:
         """Yield the host's text; raise PeerError. Closing early sends `abort`."""
         size = wire.prompt_bytes(prompt)
         if size > wire.PROMPT_MAX_BYTES:

@@ -96,6 +96,7 @@ class HostSession:
         self._report = report
         self._peers: dict[int, _Peer] = {}
         self._active: _Peer | None = None
+        self._stopping = False
 
     @property
     def clients(self) -> int:
@@ -125,13 +126,14 @@ class HostSession:
         self._link.send(peer_id, self.server_info_line())
         self._report(f"client {key[:8]} connected {self._summary()}")
 
-    def closed(self, peer_id: int) -> None:
+    def closed(self, peer_id: int, reason: str = "") -> None:
         peer = self._peers.pop(peer_id, None)
         if peer is None:
             return
         if peer.task is not None and not peer.task.done():
             peer.task.cancel()
-        self._report(f"client {peer.key[:8]} left {self._summary()}")
+        why = f" ({reason})" if reason and reason != "closed" else ""
+        self._report(f"client {peer.key[:8]} left{why} {self._summary()}")
 
     def oversize(self, peer_id: int) -> None:
         peer = self._peers.get(peer_id)
@@ -159,6 +161,7 @@ class HostSession:
 
     async def aclose(self) -> None:
         """Stop: abort generations and end every peer (they see HOST_DISCONNECTED)."""
+        self._stopping = True
         tasks = [p.task for p in self._peers.values() if p.task is not None and not p.task.done()]
         for task in tasks:
             task.cancel()
@@ -232,13 +235,16 @@ class HostSession:
                 last_sent = time.monotonic()
             self._link.send(peer.id, wire.encode(wire.CHAT_END, request_id, finish_reason="stop"))
         except asyncio.CancelledError:
-            if peer.id in self._peers and not peer.dropped:
-                self._link.send(
-                    peer.id,
-                    wire.error_line(
-                        wire.GENERATION_ABORTED, "The generation was stopped.", request_id
-                    ),
+            if self._stopping:
+                line = wire.error_line(
+                    wire.HOST_DISCONNECTED, "The host stopped sharing.", request_id
                 )
+                self._link.send(peer.id, line)
+            elif peer.id in self._peers and not peer.dropped:
+                line = wire.error_line(
+                    wire.GENERATION_ABORTED, "The generation was stopped.", request_id
+                )
+                self._link.send(peer.id, line)
         except PromptError as exc:
             self._link.send(peer.id, wire.error_line(exc.code, exc.message, request_id))
         except Exception:

@@ -24,6 +24,8 @@ const { checkIsolation, parseBootstrap } = require('./isolation')
 const CONTROL_LINE_MAX = 4 * 1024 * 1024
 const END_GRACE_MS = 2000
 const SHUTDOWN_CAP_MS = 2000
+// One pending udx write is one encrypted line; lines average well under this size.
+const PENDING_WRITE_ESTIMATE = 256
 
 function out (obj) {
   process.stdout.write(JSON.stringify(obj) + '\n')
@@ -184,12 +186,21 @@ function send (msg) {
   if (!entry || typeof msg.line !== 'string') return
   const conn = entry.conn
   conn.write(msg.line + '\n')
-  const buffered = conn._writableState ? conn._writableState.buffered : 0
-  if (buffered > config.writeMax) {
+  if (unacknowledged(conn) > config.writeMax) {
     // A peer that never reads: drop it rather than buffer without bound.
     entry.reason = 'slow-reader'
     conn.destroy()
   }
+}
+
+// Bytes the peer has not taken yet: queued in the stream, plus (udx-native, pinned)
+// writes sent but not acknowledged. A peer that stops reading or acknowledging makes
+// this grow; past writeMax it is dropped instead of buffered without bound.
+function unacknowledged (conn) {
+  const queued = conn._writableState ? conn._writableState.buffered : 0
+  const raw = conn.rawStream
+  const pending = raw && raw._wreqs && raw._wfree ? raw._wreqs.length - raw._wfree.length : 0
+  return queued + pending * PENDING_WRITE_ESTIMATE
 }
 
 function end (msg) {
