@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cancel, embedded, orchestration, processes, report, startup, streaming
+from bench import cancel, embedded, orchestration, p2p, processes, report, startup, streaming
 
 RESULTS = Path(__file__).with_name("results")
 ALL = [
@@ -31,6 +31,7 @@ ALL = [
     "concurrency",
     "memory",
     "processes",
+    "p2p",
     "embedded",
 ]
 
@@ -71,6 +72,15 @@ async def _run(only: list[str], quick: bool) -> dict[str, Any]:
         await step("memory", streaming.memory(total=200 if quick else 1000))
     if "processes" in only:
         await step("processes", processes.run(samples=60 if quick else 300))
+    if "p2p" in only:
+        await step(
+            "p2p",
+            p2p.run(
+                connects=5 if quick else 15,
+                samples=10 if quick else 40,
+                chunks=10_000 if quick else 50_000,
+            ),
+        )
     return results
 
 

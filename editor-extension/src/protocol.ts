@@ -51,7 +51,8 @@ export interface Capabilities {
 export interface ProviderDescriptor {
   id: string;
   displayName: string;
-  protocol: ProtocolKind;
+  /** `peer`: a model shared over P2P (docs/p2p.md); core provider only. */
+  protocol: ProtocolKind | 'peer';
   auth: AuthKind;
   defaultBaseUrl: string;
   defaultModel?: string;
@@ -252,7 +253,8 @@ export interface StartRunParams {
   prompt?: string;
 }
 
-export type RoutingSource = 'explicit' | 'settings' | 'fallback';
+/** `share`: a prompt a P2P client sent to `modelwire share` (docs/p2p.md). */
+export type RoutingSource = 'explicit' | 'settings' | 'fallback' | 'share';
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
 export interface Routing {
@@ -261,6 +263,8 @@ export interface Routing {
   providerId: string;
   modelRef: string;
   source: RoutingSource;
+  /** A share client's public key (hex), when a remote peer asked. */
+  requester?: string;
 }
 
 export interface Timings {

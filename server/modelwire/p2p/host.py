@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # A peer is dropped after this many bad lines (malformed, unknown, oversize).
 MAX_STRIKES = 8
-# …or after more than this many chat_start in FLOOD_WINDOW seconds.
+# …or after more than this many refused chat_start (busy, too large) in FLOOD_WINDOW s.
 FLOOD_STARTS = 20
 FLOOD_WINDOW = 10.0
 # While a generation is silent (model loading), tell the peer every so often, well
@@ -190,18 +190,25 @@ class HostSession:
         self._link.end(peer.id)
         self._report(f"client {peer.key[:8]} dropped: {why}")
 
-    def _chat_start(self, peer: _Peer, message: wire.Message) -> None:
+    def _refused(self, peer: _Peer) -> bool:
+        """Count a refused prompt; True when the peer was dropped for flooding. Served
+        prompts are not counted: one at a time, they pace themselves."""
         now = time.monotonic()
         peer.starts.append(now)
         while peer.starts and now - peer.starts[0] > FLOOD_WINDOW:
             peer.starts.popleft()
         if len(peer.starts) > FLOOD_STARTS:
-            self._drop(peer, f"more than {FLOOD_STARTS} prompts in {FLOOD_WINDOW:.0f} s")
-            return
+            self._drop(peer, f"more than {FLOOD_STARTS} refused prompts in {FLOOD_WINDOW:.0f} s")
+            return True
+        return False
+
+    def _chat_start(self, peer: _Peer, message: wire.Message) -> None:
         request_id = message.request_id or uuid.uuid4().hex
         prompt = str(message.payload["prompt"])
         size = wire.prompt_bytes(prompt)
         if size > wire.PROMPT_MAX_BYTES:
+            if self._refused(peer):
+                return
             self._link.send(
                 peer.id,
                 wire.error_line(
@@ -212,6 +219,8 @@ class HostSession:
             )
             return
         if self._active is not None or self._server.busy():
+            if self._refused(peer):
+                return
             self._link.send(
                 peer.id,
                 wire.error_line(
