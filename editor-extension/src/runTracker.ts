@@ -184,12 +184,12 @@ function apply(run: TrackedRun, event: RunEvent): void {
     }
     case 'end':
       run.status = event.status;
-      run.finishReason = event.finishReason;
-      run.usage = event.usage;
+      run.finishReason = event.finishReason ?? undefined;
+      run.usage = event.usage ?? undefined;
       run.timings = event.timings;
       break;
     case 'error':
-      run.error = { code: event.code, message: event.message, hint: event.hint };
+      run.error = { code: event.code, message: event.message, hint: event.hint ?? undefined };
       break;
   }
 }
