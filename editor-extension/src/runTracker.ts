@@ -200,7 +200,7 @@ function apply(run: TrackedRun, event: RunEvent, now: number): void {
       run.notice = typeof event.notice === 'string' && event.notice ? event.notice : undefined;
       break;
     case 'error':
-      run.error = { code: event.code, message: event.message, hint: event.hint };
+      run.error = { code: event.code, message: event.message, hint: event.hint ?? undefined };
       break;
   }
 }

@@ -8,7 +8,7 @@ import { FakeHost, FakeLog, FakeOutputs } from './runFakes';
 
 const FOLDER = { uri: 'file:///w/alpha', name: 'alpha' };
 const FILE = 'file:///w/alpha/app.py';
-const REVIEW: P.AgentInfo = { id: 'review', title: 'Review', description: '', input: 'file', output: 'diagnostics', origin: 'builtin' };
+const REVIEW: P.AgentInfo = { id: 'review', title: 'Review', description: '', input: 'file', output: 'diagnostics', origin: 'builtin', needsPrompt: false };
 const EXPLAIN: P.AgentInfo = { ...REVIEW, id: 'explain', title: 'Explain', output: 'text' };
 const OLLAMA: P.Connection = { id: 'c1', name: 'Local Ollama', providerId: 'ollama', baseUrl: 'http://localhost:11434', defaultModel: 'llama3.2', hasSecret: false, createdAt: '', updatedAt: '' };
 const OPENAI: P.Connection = { ...OLLAMA, id: 'c2', name: 'Team OpenAI', providerId: 'openai', baseUrl: 'https://api.example.com/v1' };

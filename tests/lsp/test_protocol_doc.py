@@ -15,7 +15,6 @@ doc would otherwise validate silently).
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from pydantic import BaseModel
 
 from modelwire import protocol as p
 from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.run_events import EVENT_BODIES
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL_DOC = ROOT / "docs" / "protocol.md"
@@ -78,7 +78,7 @@ RESULTS: dict[str, type[BaseModel]] = {
     p.WARM_UP: p.WarmUpResult,
 }
 
-# Fields each run event carries beyond runId/seq/kind (runs.py `progress.send(...)`).
+# Fields each run event carries beyond runId/seq/kind (the models in run_events.py).
 EVENT_FIELDS: dict[str, set[str]] = {
     "queued": {"position", "connectionId"},
     "started": {"routing"},
@@ -323,37 +323,26 @@ def test_did_change_connections_examples_validate() -> None:
         p.DidChangeConnectionsParams.model_validate(msg["params"])
 
 
-def _sent_event_fields() -> dict[str, set[str]]:
-    """The keyword fields runs.py sends with each event kind: `progress.send("kind", a=…)`."""
-    tree = ast.parse((SERVER_SRC / "core" / "runs.py").read_text())
-    fields: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "send"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            names = {k.arg for k in node.keywords if k.arg is not None}
-            fields.setdefault(node.args[0].value, set()).update(names)
-    if "delta" in fields:
-        fields["delta"].add("text")  # sent from RunProgress.flush
-    return fields
-
-
-def test_documented_event_fields_match_what_the_run_service_sends() -> None:
-    sent = _sent_event_fields()
-    if not sent:
-        pytest.fail(
-            "runs.py no longer sends events with progress.send(kind, ...): update this test"
-        )
-    for kind, names in sent.items():
+def test_documented_event_fields_match_the_event_models() -> None:
+    """Each kind's always-present fields (required, or sent as null) and its optional
+    ones, read from the models in run_events.py, are the ones this test documents."""
+    kinds = {body.model_fields["kind"].default: body for body in EVENT_BODIES}
+    assert set(kinds) == set(EVENT_FIELDS)
+    for kind, body in kinds.items():
+        always = {
+            f.alias or name
+            for name, f in body.model_fields.items()
+            if name != "kind" and (f.is_required() or name in body.nulls)
+        }
+        sometimes = {
+            f.alias or name
+            for name, f in body.model_fields.items()
+            if name not in ("kind", "extra") and not f.is_required() and name not in body.nulls
+        }
         if kind == "error":
-            continue  # error events are built from ModelWireError.to_data()
-        allowed = EVENT_FIELDS[kind] | EVENT_OPTIONAL.get(kind, set())
-        assert EVENT_FIELDS[kind] <= names <= allowed, f"{kind}: runs.py sends {names}"
+            sometimes -= {"connectionId", "providerId"}  # documented with the error object
+        assert always == EVENT_FIELDS[kind], kind
+        assert sometimes == EVENT_OPTIONAL.get(kind, set()), kind
 
 
 @pytest.mark.parametrize("example", examples("sequence"), ids=ids(examples("sequence")))

@@ -366,12 +366,11 @@ async def test_a_server_that_crashes_fails_at_once_with_its_last_words(
 ) -> None:
     monkeypatch.setenv("MODELWIRE_FAKE_MODE", "crash")
     server = make(servers, model_file, startup_timeout=30.0)
-    started = time.monotonic()
 
     with pytest.raises(ModelWireError) as caught:
         await server.ensure_started()
 
-    assert time.monotonic() - started < 10  # the exit is noticed, not the timeout
+    # The exit is noticed (a timeout would say "was not ready within"), so no clock.
     assert "exited with status 1" in caught.value.message
     assert "Failed to load model" in caught.value.message
     assert "GGUF" in caught.value.hint

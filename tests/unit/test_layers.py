@@ -27,6 +27,7 @@ LEAVES = (
     "invisible.py",
     "methods.py",
     "protocol.py",
+    "run_events.py",
     "clock.py",
 )
 LAYERS = ("modelwire.core", "modelwire.adapters", "modelwire.lsp", "modelwire.cli")

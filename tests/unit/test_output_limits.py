@@ -19,6 +19,7 @@ from modelwire.core.settings import parse_settings
 from modelwire.core.store import Store
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import RunRecord, Timings
+from modelwire.run_events import RunEvent
 
 
 async def _flood(piece: bytes, total: int) -> AsyncIterator[bytes]:
@@ -61,7 +62,7 @@ async def test_every_network_read_counts_as_activity() -> None:
 
 
 async def test_a_flood_of_tiny_deltas_is_kept_compactly() -> None:
-    events: list[dict[str, Any]] = []
+    events: list[RunEvent] = []
     progress = RunProgress("r1", events.append, max_chars=10 << 20)
     for _ in range(100_000):
         progress.delta("tok ")
@@ -71,7 +72,7 @@ async def test_a_flood_of_tiny_deltas_is_kept_compactly() -> None:
 
 
 async def test_the_output_cap_ends_the_run_with_a_clear_error() -> None:
-    events: list[dict[str, Any]] = []
+    events: list[RunEvent] = []
     progress = RunProgress("r1", events.append, max_chars=1000)
     with pytest.raises(ModelWireError) as caught:
         for _ in range(1000):
@@ -83,7 +84,7 @@ async def test_the_output_cap_ends_the_run_with_a_clear_error() -> None:
 
 
 async def test_checkpoints_append_only_what_is_new(tmp_path: Path) -> None:
-    events: list[dict[str, Any]] = []
+    events: list[RunEvent] = []
     store = Store(tmp_path)
     store.execute(
         "INSERT INTO runs(run_id, agent_id, uri, status, timings) "

@@ -44,8 +44,9 @@ def test_a_wrong_server_id_is_rejected(text: str) -> None:
 
 
 def test_public_key_matches_ed25519_from_the_same_seed() -> None:
-    crypto = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ed25519")
+    # cryptography comes with the dev tools (secretstorage needs it): no skip.
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519 as crypto
 
     seed = bytes(range(32))
     ref = (
@@ -418,3 +419,38 @@ async def test_host_errors_are_raised_with_their_code() -> None:
     with pytest.raises(PeerError) as err:
         await pending
     assert err.value.code == "MODEL_BUSY"
+
+
+# --- what users meet ---------------------------------------------------------------
+
+
+def test_a_server_id_is_redacted_from_any_text() -> None:
+    from modelwire.errors import redact
+
+    sid = identity.server_id(identity.new_topic())
+    assert sid not in redact(f"joining {sid} failed")
+    assert redact("ab" * 32) == "ab" * 32  # a public key (hex) is not a secret
+
+
+@pytest.mark.parametrize(
+    ("code", "expected", "retryable"),
+    [
+        ("MODEL_BUSY", "MODEL_BUSY", True),
+        ("HOST_DISCONNECTED", "HOST_DISCONNECTED", True),
+        ("TIMEOUT_NO_RESPONSE", "TIMEOUT_NO_RESPONSE", True),
+        ("SERVER_FULL", "SERVER_FULL", True),
+        ("OLLAMA_NOT_FOUND", "ENDPOINT_UNREACHABLE", True),
+        ("OLLAMA_MODEL_NOT_AVAILABLE", "MODEL_NOT_FOUND", False),
+        ("SOMETHING_NEW", "GENERATION_FAILED", False),
+    ],
+)
+def test_every_protocol_error_becomes_a_modelwire_error_with_a_hint(
+    code: str, expected: str, retryable: bool
+) -> None:
+    from modelwire.adapters.peer import to_modelwire
+
+    err = to_modelwire(PeerError(code, "host says \x1b[31mno\x1b[0m\u202e" + "x" * 1000))
+    assert err.code.value == expected and err.retryable is retryable
+    assert err.hint
+    assert "\x1b" not in err.message and "\u202e" not in err.message
+    assert len(err.message) <= 300

@@ -28,6 +28,7 @@ from modelwire.core.secrets import Requester
 from modelwire.core.settings import Limits, Settings
 from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.protocol import Connection, CreateConnectionParams, RunRecord
+from modelwire.run_events import RunEvent
 
 BOUND = 10.0  # seconds; anything slower than this is a hang
 REPLY = "Hello from the double. This answer arrives one word at a time."
@@ -42,8 +43,8 @@ class Events:
         self.items: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.items.append(event)
+    def __call__(self, event: RunEvent) -> None:
+        self.items.append(event.wire())  # what the client receives
         self._changed.set()
 
     async def wait_for(self, predicate: Callable[[Events], bool]) -> None:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from modelwire.cli import format as fmt
 from modelwire.cli.terminal import write_control
+from modelwire.run_events import (
+    DeltaEvent,
+    EndEvent,
+    LoadingEvent,
+    QueuedEvent,
+    RetryEvent,
+    RunEvent,
+    StartedEvent,
+    StepEvent,
+)
 
 
 class RunView:
@@ -30,15 +40,15 @@ class RunView:
         self.last_char = "\n"
         self.notice: str | None = None
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        if event.get("parentRunId"):
+    def __call__(self, event: RunEvent) -> None:
+        if event.parent_run_id is not None:
             return  # a child run's own events: its parent's `step` events tell its story
-        self.run_id = self.run_id or event.get("runId")
-        if kind == "step":
-            self.agent_step(event)
-        elif kind == "delta":
-            text = str(event.get("text", ""))
+        self.run_id = self.run_id or event.run_id
+        body = event.body
+        if isinstance(body, StepEvent):
+            self.agent_step(body)
+        elif isinstance(body, DeltaEvent):
+            text = body.text
             if not text:
                 return
             if not self.text_started:
@@ -47,37 +57,35 @@ class RunView:
             self.out.write(text)
             self.out.flush()
             self.last_char = text[-1]
-        elif kind == "queued":
-            self.step(f"queued: {event.get('position')} run(s) ahead on this connection")
-        elif kind == "started":
-            r = event.get("routing") or {}
+        elif isinstance(body, QueuedEvent):
+            self.step(f"queued: {body.position} run(s) ahead on this connection")
+        elif isinstance(body, StartedEvent):
+            r = body.routing
             self.route = (
-                f"{r.get('connectionName')} ({r.get('providerId')}) {r.get('modelRef')} "
-                f"{fmt.DOT} source={r.get('source')}"
+                f"{r.connection_name} ({r.provider_id}) {r.model_ref} {fmt.DOT} source={r.source}"
             )
             self.step("waiting for the first token")
-        elif kind == "loading":
+        elif isinstance(body, LoadingEvent):
             self.step("the model is loading")
-        elif kind == "retry":
-            delay = float(event.get("delayMs") or 0) / 1000
-            self.step(f"retrying in {delay:.1f} s after: {event.get('reason')}")
-        elif kind == "end":
-            self.notice = event.get("notice")
+        elif isinstance(body, RetryEvent):
+            self.step(f"retrying in {body.delay_ms / 1000:.1f} s after: {body.reason}")
+        elif isinstance(body, EndEvent):
+            self.notice = body.notice
             self.clear()
 
-    def agent_step(self, event: dict[str, Any]) -> None:
+    def agent_step(self, event: StepEvent) -> None:
         """An orchestrator's tool call: one stderr line when it ends (the answer on
         stdout stays clean)."""
-        if event.get("outcome") == "running":
-            if not event.get("childRunId"):
-                self.step(f"step {event.get('step')}: {event.get('tool')} {event.get('target')}")
+        if event.outcome == "running":
+            if not event.child_run_id:
+                self.step(f"step {event.step}: {event.tool} {event.target}")
             return
         self.clear()
-        outcome = str(event.get("outcome"))
-        if event.get("errorCode"):
-            outcome += f" ({event.get('errorCode')})"
-        took = fmt.seconds(event.get("durationMs"))
-        line = f"  {event.get('step')}. {event.get('tool')} {event.get('target')}"
+        outcome = str(event.outcome)
+        if event.error_code:
+            outcome += f" ({event.error_code})"
+        took = fmt.seconds(event.duration_ms)
+        line = f"  {event.step}. {event.tool} {event.target}"
         self.err.write(f"{line} {fmt.DOT} {outcome} {fmt.DOT} {took}\n")
         self.err.flush()
 

@@ -16,7 +16,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from modelwire.adapters.base import ChatRequest, Finish
 from modelwire.core.agents import build_messages
@@ -27,27 +27,26 @@ from modelwire.core.run_types import RunContext, RunRequest, _Job
 from modelwire.core.workspace_tools import Workspace
 from modelwire.errors import ModelWireError
 from modelwire.protocol import Position, Range, RunRecord, RunStep
+from modelwire.run_events import RunEvent, StepEvent
 
 if TYPE_CHECKING:
     from modelwire.core.runs import RunService
 
 
-def step_event(step: RunStep) -> dict[str, Any]:
-    """The `step` run event's payload (docs/protocol.md)."""
-    event: dict[str, Any] = {
-        "step": step.index,
-        "tool": step.tool,
-        "target": step.target,
-        "outcome": step.outcome,
-    }
-    if step.child_run_id:
-        event["childRunId"] = step.child_run_id
-    if step.error_code:
-        event["errorCode"] = step.error_code
-    if step.duration_ms is not None:
-        event["durationMs"] = step.duration_ms
-        event["summary"] = step.summary
-    return event
+def step_event(step: RunStep) -> StepEvent:
+    """The `step` run event of a tool call (docs/protocol.md); the summary comes with
+    the duration, once the step has ended."""
+    ended = step.duration_ms is not None
+    return StepEvent(
+        step=step.index,
+        tool=step.tool,
+        target=step.target,
+        outcome=step.outcome,
+        child_run_id=step.child_run_id or None,
+        error_code=step.error_code or None,
+        duration_ms=step.duration_ms,
+        summary=step.summary if ended else None,
+    )
 
 
 def _workspace(folder: Path | None) -> Workspace | None:
@@ -85,7 +84,7 @@ async def orchestrate(
     def on_step(step: RunStep) -> None:
         service.save_steps(record)
         progress.flush()  # the text so far comes before the step, as it happened
-        progress.send("step", **step_event(step))
+        progress.send(step_event(step))
 
     async def turn(request: ChatRequest) -> tuple[str, Finish]:
         return await service.turn(job, ctx, record, progress, request, take_slot=True)
@@ -101,8 +100,8 @@ async def orchestrate(
         on_started(child_id)
         parent_id = record.run_id
 
-        def emit(event: dict[str, Any]) -> None:
-            ctx.emit({**event, "parentRunId": parent_id})
+        def emit(event: RunEvent) -> None:
+            ctx.emit(event.model_copy(update={"parent_run_id": parent_id}))
 
         rng = None
         if lines is not None:

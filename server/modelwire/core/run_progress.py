@@ -13,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from modelwire.errors import ErrorCode, ModelWireError
+from modelwire.run_events import AnyEventBody, DeltaEvent, RunEvent
 
 COALESCE_SECONDS = 0.008
 COALESCE_MAX_CHARS = 8192
 
 
 class EventSink(Protocol):
-    def __call__(self, event: dict[str, Any]) -> None: ...
+    """Where a run's events go: the LSP bridge, the CLI view, a test's list."""
+
+    def __call__(self, event: RunEvent) -> None: ...
 
 
 @dataclass(slots=True)
@@ -43,12 +46,17 @@ class RunProgress:
     flush_handle: asyncio.TimerHandle | None = None
     deltas: int = 0
 
-    def send(self, kind: str, **payload: Any) -> None:
+    def send(self, body: AnyEventBody) -> None:
+        """Number `body` within the run and hand it to the sink."""
         self.seq += 1
-        event = {"runId": self.run_id, "seq": self.seq, "kind": kind, **payload}
-        if self.client_run_id is not None:
-            event["clientRunId"] = self.client_run_id
-        self.emit(event)
+        self.emit(
+            RunEvent(
+                run_id=self.run_id,
+                seq=self.seq,
+                body=body,
+                client_run_id=self.client_run_id,
+            )
+        )
 
     def delta(self, text: str) -> None:
         if self.size + len(text) > self.max_chars:
@@ -75,7 +83,7 @@ class RunProgress:
         self.pending_chars = 0
         self.last_flush = time.perf_counter()
         self.output.append(text)
-        self.send("delta", text=text)
+        self.send(DeltaEvent(text=text))
 
     def _over_limit(self, text: str) -> None:
         room = self.max_chars - self.size

@@ -29,6 +29,7 @@ from modelwire.core.secrets import Requester
 from modelwire.core.settings import Settings
 from modelwire.errors import ModelWireError
 from modelwire.protocol import Connection, Routing, RunRecord, RunUsage
+from modelwire.run_events import LoadingEvent, RetryEvent
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class TurnRunner:
     ) -> tuple[str, Finish]:
         if self._backends.needs_start(conn):
             # The managed model server takes a second or two to come up.
-            progress.send("loading", waitedMs=0, reason="starting the embedded model")
+            progress.send(LoadingEvent(waited_ms=0, reason="starting the embedded model"))
         t_start = last_checkpoint = time.perf_counter()
         text: list[str] = []
         finish = Finish("stop")
@@ -126,9 +127,9 @@ class TurnRunner:
         elif isinstance(item, Finish):
             record.usage = add_usage(record.usage, item)
         elif isinstance(item, Loading):
-            progress.send("loading", waitedMs=round(item.waited_s * 1000))
+            progress.send(LoadingEvent(waited_ms=round(item.waited_s * 1000)))
         elif isinstance(item, Retrying):
-            progress.send("retry", reason=item.reason, delayMs=round(item.delay_s * 1000))
+            progress.send(RetryEvent(reason=item.reason, delay_ms=round(item.delay_s * 1000)))
 
     def _log(
         self,

@@ -59,6 +59,7 @@ from modelwire.protocol import (
     RunStatus,
     Timings,
 )
+from modelwire.run_events import EndEvent, ErrorEvent, QueuedEvent, StartedEvent
 
 log = logging.getLogger(__name__)
 
@@ -247,13 +248,14 @@ class RunService:
             except ModelWireError as exc:
                 log.error("run %s: could not save its record: %s", run_id, exc.message)
             progress.send(
-                "end",
-                status=record.status,
-                finishReason=record.finish_reason,
-                usage=record.usage.wire() if record.usage else None,
-                timings=record.timings.wire(),
-                errorCode=record.error_code,
-                notice=notice,
+                EndEvent(
+                    status=record.status,
+                    finish_reason=record.finish_reason,
+                    usage=record.usage,
+                    timings=record.timings,
+                    error_code=record.error_code,
+                    notice=notice,
+                )
             )
 
     async def _acquire(self, job: _Job, ctx: RunContext, progress: RunProgress) -> SlotHold:
@@ -271,7 +273,9 @@ class RunService:
             progress.run_id,
             limit,
             queue if ctx.queue else 0,
-            lambda position: progress.send("queued", position=position, connectionId=job.conn.id),
+            lambda position: progress.send(
+                QueuedEvent(position=position, connection_id=job.conn.id)
+            ),
             lambda: model_busy(job.conn.name, limit, queue if ctx.queue else 0, job.conn.id),
         )
 
@@ -279,7 +283,7 @@ class RunService:
         record.status = "running"
         record.timings.started_at = now_iso()
         self._records.save(record)
-        progress.send("started", routing=job.routing.wire())
+        progress.send(StartedEvent(routing=job.routing))
 
     def lane_in_use(self, connection_id: str) -> bool:
         """Whether a run is active or queued on the connection, in any process."""
@@ -403,7 +407,7 @@ class RunService:
         record.status = status
         record.error_code = exc.code.value
         record.error_message = exc.message
-        progress.send("error", **exc.to_data())
+        progress.send(ErrorEvent.of(exc.to_data()))
 
     async def _consent(self, connection_id: str, ctx: RunContext, run_id: str) -> None:
         """Ask once per (workspace, connection) before a run may use a stored key."""

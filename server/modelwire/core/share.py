@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from modelwire.adapters.base import ChatMessage
 from modelwire.adapters.netpolicy import check_loopback_url
@@ -25,6 +25,7 @@ from modelwire.errors import ErrorCode, ModelWireError
 from modelwire.p2p import wire
 from modelwire.p2p.host import PromptError
 from modelwire.protocol import Connection
+from modelwire.run_events import DeltaEvent, EndEvent, RunEvent
 
 if TYPE_CHECKING:
     from modelwire.core.app import ModelWire
@@ -112,7 +113,7 @@ class ShareServer:
         return self._app.runs.lane_in_use(self._conn.id)
 
     async def serve(self, prompt: str, peer_key: str, request_id: str) -> AsyncIterator[str]:
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        events: asyncio.Queue[RunEvent] = asyncio.Queue()
         requester = Requester(
             client=f"{SHARE_CLIENT}:{peer_key}", workspace=f"share:{self._conn.id}"
         )
@@ -124,7 +125,7 @@ class ShareServer:
             served=ServedPrompt(served_messages(self._agent, prompt), peer_key),
         )
 
-        def emit(event: dict[str, Any]) -> None:
+        def emit(event: RunEvent) -> None:
             events.put_nowait(event)
 
         ctx = RunContext(requester=requester, settings=self._settings, folder=None, emit=emit)
@@ -133,10 +134,10 @@ class ShareServer:
         try:
             while True:
                 event = await events.get()
-                run_id = run_id or event.get("runId")
-                if event.get("kind") == "delta":
-                    yield str(event.get("text", ""))
-                elif event.get("kind") == "end":
+                run_id = run_id or event.run_id
+                if isinstance(event.body, DeltaEvent):
+                    yield event.body.text
+                elif isinstance(event.body, EndEvent):
                     break
             try:
                 await task

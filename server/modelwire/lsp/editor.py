@@ -15,6 +15,17 @@ from modelwire.core.documents import Document
 from modelwire.core.secrets import Decision, Requester
 from modelwire.core.settings import Settings, parse_settings
 from modelwire.protocol import RUN_EVENT, SETTINGS_SECTION
+from modelwire.run_events import (
+    AnyEventBody,
+    DeltaEvent,
+    EndEvent,
+    LoadingEvent,
+    QueuedEvent,
+    RetryEvent,
+    RunEvent,
+    StartedEvent,
+    StepEvent,
+)
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -192,24 +203,23 @@ class RunEventBridge:
         self._chars = 0
         self._last_report = 0.0
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: RunEvent) -> None:
         # A child run's events (an orchestrator's run_agent step) go to the client too,
         # but the progress and the run id stay the parent's: its `end` is the one that
         # ends the request.
-        child = "parentRunId" in event
+        child = event.parent_run_id is not None
         if not child:
-            self.run_id = event.get("runId")
-        self.ls.protocol.notify(RUN_EVENT, event)
+            self.run_id = event.run_id
+        self.ls.protocol.notify(RUN_EVENT, event.wire())
         if self.token is not None and not child:
-            self._progress(event)
+            self._progress(event.body)
 
-    def _progress(self, event: dict[str, Any]) -> None:
+    def _progress(self, body: AnyEventBody) -> None:
         token = self.token
         if token is None:
             return
-        kind = event["kind"]
         progress = self.ls.work_done_progress
-        if not self._begun and kind in ("queued", "started"):
+        if not self._begun and isinstance(body, QueuedEvent | StartedEvent):
             self._begun = True
             progress.begin(
                 token,
@@ -218,27 +228,27 @@ class RunEventBridge:
         if not self._begun:
             return
         message: str | None = None
-        if kind == "queued":
-            message = f"Queued (position {event.get('position')})"
-        elif kind == "started":
-            r = event.get("routing") or {}
-            message = f"{r.get('connectionName')} · {r.get('modelRef')} ({r.get('source')})"
-        elif kind == "loading":
+        if isinstance(body, QueuedEvent):
+            message = f"Queued (position {body.position})"
+        elif isinstance(body, StartedEvent):
+            r = body.routing
+            message = f"{r.connection_name} · {r.model_ref} ({r.source})"
+        elif isinstance(body, LoadingEvent):
             message = "Waiting for the model to load…"
-        elif kind == "retry":
-            message = f"Retrying ({event.get('reason')})"
-        elif kind == "step" and event.get("outcome") == "running":
-            message = f"Step {event.get('step')}: {event.get('tool')} {event.get('target')}"
-        elif kind == "delta":
-            self._chars += len(event.get("text", ""))
+        elif isinstance(body, RetryEvent):
+            message = f"Retrying ({body.reason})"
+        elif isinstance(body, StepEvent) and body.outcome == "running":
+            message = f"Step {body.step}: {body.tool} {body.target}"
+        elif isinstance(body, DeltaEvent):
+            self._chars += len(body.text)
             now = time.perf_counter()
             if now - self._last_report >= PROGRESS_REPORT_INTERVAL:
                 self._last_report = now
                 message = f"Generating… {self._chars} characters"
-        elif kind == "end":
+        elif isinstance(body, EndEvent):
             progress.end(
                 token,
-                lsp.WorkDoneProgressEnd(message=f"Run {event.get('status')}"),
+                lsp.WorkDoneProgressEnd(message=f"Run {body.status}"),
             )
             progress.tokens.pop(token, None)
             return

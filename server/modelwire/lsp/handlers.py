@@ -22,6 +22,7 @@ from modelwire.core.runs import RunContext, RunRequest
 from modelwire.errors import ErrorCode, ModelWireError, invalid_params
 from modelwire.lsp.editor import RunEventBridge
 from modelwire.lsp.server import ModelWireServer
+from modelwire.run_events import QueuedEvent, RunEvent, StartedEvent
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +282,9 @@ async def start_run(ls: ModelWireServer, params: p.StartRunParams) -> p.RunRecor
     )
     token = params.work_done_token
 
-    def remember_token(event: dict[str, Any]) -> None:
-        if token is not None and event.get("kind") in ("queued", "started"):
-            ls.run_tokens[token] = event["runId"]
+    def remember_token(event: RunEvent) -> None:
+        if token is not None and isinstance(event.body, QueuedEvent | StartedEvent):
+            ls.run_tokens[token] = event.run_id
         sink(event)
 
     ctx.emit = remember_token
