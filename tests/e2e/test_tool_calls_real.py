@@ -96,7 +96,9 @@ async def test_the_embedded_model_runs_an_orchestrator_whose_forced_call_is_exec
     core = ModelWire(tmp_path / "home", load_plugins=False)
     events: list[dict[str, object]] = []
     try:
-        ctx = RunContext(Requester("e2e", ws.as_uri()), Settings(), ws, events.append)
+        ctx = RunContext(
+            Requester("e2e", ws.as_uri()), Settings(), ws, lambda e: events.append(e.wire())
+        )
         async with asyncio.timeout(180):
             record = await core.runs.start(RunRequest("peek", (ws / "main.py").as_uri()), ctx)
         requests = core.runs.requests_of(record.run_id)

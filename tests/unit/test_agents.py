@@ -29,7 +29,7 @@ from modelwire.core.agents import (
 from modelwire.core.agents import catalog as catalog_module
 from modelwire.errors import ErrorCode, ModelWireError
 
-BUILTIN_IDS = ["explain", "review", "document", "summarize", "improve", "chat", "fix"]
+BUILTIN_IDS = ["explain", "review", "document", "summarize", "improve", "ask", "chat", "fix"]
 
 
 @pytest.fixture
@@ -72,6 +72,7 @@ def test_only_review_turns_its_answer_into_diagnostics() -> None:
         "document": "text",
         "summarize": "text",
         "improve": "text",
+        "ask": "text",
         "chat": "text",
         "fix": "text",
     }
@@ -619,7 +620,7 @@ def test_asking_for_an_unknown_agent_names_the_ones_available(workspace: Path) -
     error = caught.value
     assert error.code is ErrorCode.AGENT_NOT_FOUND
     assert "'reveiw'" in error.message
-    assert "explain, review, document, summarize, improve, chat, fix, sql" in error.hint
+    assert "explain, review, document, summarize, improve, ask, chat, fix, sql" in error.hint
 
 
 def test_catalog_reads_agent_files_again_only_when_they_change(
@@ -682,6 +683,8 @@ def test_improve_is_an_orchestrator_that_may_only_read(tmp_path: Path) -> None:
     assert improve.tools == ("read_file", "list_files", "search")
     assert improve.first_tool == "run_agent"
     assert not agent_by_id("review").orchestrates
+    ask = agent_by_id("ask")
+    assert ask.orchestrates and ask.input == "selection" and ask.first_tool == "search"
 
 
 def test_a_workspace_agent_declares_agents_and_read_only_tools(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from modelwire.core.runs import RunContext, RunRequest
 from modelwire.core.secrets import Requester
 from modelwire.core.settings import AgentBudgets, Limits, Settings
 from modelwire.errors import ErrorCode, ModelWireError
-from modelwire.protocol import CreateConnectionParams, RunRecord
+from modelwire.protocol import CreateConnectionParams, Position, Range, RunRecord
 from tests.unit.test_run_service import BOUND, Events, MemoryKeyring
 
 REQUESTER = Requester(client="unit-test", workspace="/ws")
@@ -410,3 +410,24 @@ async def test_a_conversation_past_the_prompt_limit_ends_with_prompt_too_large(
     assert isinstance(error, ModelWireError) and error.code is ErrorCode.PROMPT_TOO_LARGE
     assert "orchestrator's conversation" in error.message
     assert len(tree.core.runs.list(1)[0].steps or []) == 3  # 3 × 15 KB passes 40 KiB
+
+
+async def test_ask_searches_the_workspace_first_then_answers_the_selected_question(
+    tree: Tree,
+) -> None:
+    (tree.ws / "main.py").write_text("# where is parse defined?\nprint(1)\n")
+    tree.openai.script_tools(ToolTurn([call("search", text="def parse")]))
+    settings = Settings(default_connection="Work OpenAI")
+    events = Events()
+    ctx = RunContext(REQUESTER, settings, tree.ws, events)
+    first_line = Range(start=Position(line=0, character=0), end=Position(line=0, character=25))
+    req = RunRequest("ask", (tree.ws / "main.py").as_uri(), range=first_line)
+    record = await asyncio.wait_for(tree.core.runs.start(req, ctx), BOUND)
+
+    (step,) = record.steps or []
+    assert (step.tool, step.outcome, step.summary) == ("search", "ok", "1 hit(s)")
+    first, second = tree.openai_bodies()
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "search"}}
+    assert "where is parse defined?" in first["messages"][-1]["content"]
+    assert "print(1)" not in first["messages"][-1]["content"]  # only the selection
+    assert "util.py:1: def parse(text):" in second["messages"][-1]["content"]

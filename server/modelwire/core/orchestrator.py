@@ -102,7 +102,7 @@ def tool_specs(tools: Sequence[str], uses: Sequence[AgentChoice]) -> tuple[ToolS
                 RUN_AGENT,
                 "Run another agent and get its answer. By default it works on the open "
                 "file; give `input` to run it on that text instead, or startLine/endLine "
-                f"(1-based) for part of the file. Agents: {listing}",
+                f"(1-based) to point it at part of the file. Agents: {listing}",
                 {
                     "type": "object",
                     "properties": {

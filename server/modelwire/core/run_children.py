@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelwire.adapters.base import ChatRequest, Finish
-from modelwire.core.agents import build_messages
 from modelwire.core.orchestrator import AgentChoice, Budget, ChildOutcome, Loop
 from modelwire.core.providers import EMBEDDED_ID
 from modelwire.core.run_progress import RunProgress
@@ -155,13 +154,6 @@ async def orchestrate(
         on_step=on_step,
     )
     record.steps = loop.steps
-    messages = build_messages(
-        job.agent,
-        text=job.text,
-        uri=job.req.uri,
-        language_id=job.doc.language_id,
-        selection=job.selection,
-        focus=job.focus,
-    )
+    messages = job.agent_messages()
     finish = await loop.run(messages)
     record.finish_reason = finish.finish_reason

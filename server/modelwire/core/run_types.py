@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelwire.adapters.base import ChatMessage
-from modelwire.core.agents import Agent, Finding
+from modelwire.core.agents import Agent, Finding, build_messages
 from modelwire.core.documents import Document
 from modelwire.core.run_progress import EventSink
 from modelwire.core.secrets import ConsentPrompt, Requester
@@ -81,3 +81,15 @@ class _Job:
     routing: Routing
     conn: Connection
     focus: tuple[int, int] | None = None  # the user's selection, for a whole-file agent
+
+    def agent_messages(self) -> tuple[ChatMessage, ...]:
+        """The agent's system and user messages for this run's text."""
+        return build_messages(
+            self.agent,
+            text=self.text,
+            uri=self.req.uri,
+            language_id=self.doc.language_id,
+            selection=self.selection,
+            focus=self.focus,
+            request=self.req.prompt,
+        )

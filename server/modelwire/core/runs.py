@@ -28,7 +28,6 @@ from modelwire.clock import now_iso
 from modelwire.core.agents import (
     Agent,
     AgentCatalog,
-    build_messages,
     count_lines,
     parse_findings,
 )
@@ -341,19 +340,8 @@ class RunService:
         self, job: _Job, ctx: RunContext, record: RunRecord, progress: RunProgress
     ) -> None:
         """One plain run: the agent's prompt (or a served P2P prompt), one streamed answer."""
-        messages = (
-            job.req.served.messages
-            if job.req.served is not None
-            else build_messages(
-                job.agent,
-                text=job.text,
-                uri=job.req.uri,
-                language_id=job.doc.language_id,
-                selection=job.selection,
-                focus=job.focus,
-                request=job.req.prompt,
-            )
-        )
+        served = job.req.served
+        messages = served.messages if served is not None else job.agent_messages()
         request = ChatRequest(
             model=job.routing.model_ref,
             messages=messages,
