@@ -39,7 +39,7 @@ async function showError(d: Deps, err: unknown, prefix = ''): Promise<void> {
   await d.ui.error(`${prefix}${errorText(info)}`);
 }
 
-function uniqueName(base: string, taken: Set<string>): string {
+export function uniqueName(base: string, taken: Set<string>): string {
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base} ${i}`)) return `${base} ${i}`;
 }
@@ -383,7 +383,15 @@ export async function selectDefaultConnection(d: Deps): Promise<void> {
     { title: 'Select Default Connection', placeholder: 'Which connection runs agents here?' },
   );
   if (!connection) return;
+  await makeDefault(d, connection);
+}
 
+/**
+ * Ask where `connection` becomes the default (this folder first) and write its name there.
+ * Shared by Select Default Connection and Connect to Shared Model. True when written.
+ */
+export async function makeDefault(d: Deps, connection: P.Connection): Promise<boolean> {
+  const active = d.settings.activeFolder();
   const folders = d.settings.folders();
   const scopes: PickItem<Scope>[] = [];
   const ordered = active ? [active, ...folders.filter((f) => f.uri !== active.uri)] : folders;
@@ -398,7 +406,7 @@ export async function selectDefaultConnection(d: Deps): Promise<void> {
   const userNow = d.settings.read(DEFAULT_CONNECTION_SETTING, { kind: 'user' });
   scopes.push({ label: 'User (every workspace)', description: userNow ? `now: ${userNow}` : undefined, value: { kind: 'user' } });
   const scope = scopes.length === 1 ? scopes[0].value : await d.ui.pick(scopes, { title: `Use "${connection.name}" for…`, placeholder: 'Where should this default apply?' });
-  if (!scope) return;
+  if (!scope) return false;
   try {
     await d.settings.write(DEFAULT_CONNECTION_SETTING, connection.name, scope);
     // A model setting belongs to the connection it was chosen for: a new connection at
@@ -407,12 +415,13 @@ export async function selectDefaultConnection(d: Deps): Promise<void> {
     if (model) await d.settings.write(DEFAULT_MODEL_SETTING, undefined, scope);
   } catch (err) {
     await showError(d, err, 'Could not write the setting: ');
-    return;
+    return false;
   }
   d.changed?.();
   void d.ui.info(
     `ModelWire: "${connection.name}" is the default connection for ${scopeLabel(scope)}${connection.defaultModel ? ` (model ${connection.defaultModel})` : ''}.`,
   );
+  return true;
 }
 
 export async function pullModel(d: Deps, given?: P.Connection): Promise<void> {

@@ -1,6 +1,7 @@
 /** Wires the pieces together: channels, the sidecar, the status bar, commands, listeners. */
 import * as vscode from 'vscode';
 import * as flows from './connectionFlows';
+import { connectToSharedModel } from './connectPeer';
 import * as P from './protocol';
 import { Redactor } from './redact';
 import { RUN_SCHEME, RunDocuments } from './runDocuments';
@@ -8,6 +9,7 @@ import { RunController } from './runs';
 import { RunTracker } from './runTracker';
 import { pythonExtensionApi, SidecarManager } from './server';
 import { affectsAny, LAUNCH_SETTINGS, RestartScheduler, SECTION, STATUS_SETTINGS } from './settings';
+import { ShareController, STOP_SHARING } from './share';
 import { StatusBar } from './statusBar';
 import { noteEditor, RedactingChannel, VsCodeSettings, VsCodeUi } from './vscodeapi';
 
@@ -46,6 +48,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
   command('modelwire.deleteConnection', () => flows.deleteConnection(deps));
   command('modelwire.pullModel', () => flows.pullModel(deps));
+  command('modelwire.connectSharedModel', () => connectToSharedModel(deps));
+  // Sharing runs the sidecar's own interpreter; disposing (window close) stops it.
+  const sharing = new ShareController(deps, () => sidecar.interpreter?.command, log);
+  context.subscriptions.push(sharing);
+  command('modelwire.shareModel', () => sharing.share());
+  command(STOP_SHARING, () => sharing.stop());
   command('modelwire.showRunHistory', async () => {
     let listing: P.ListRunsResult;
     try {
@@ -111,5 +119,5 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 }
 
 export function deactivate(): void {
-  // Disposables in context.subscriptions stop the sidecar.
+  // Disposables in context.subscriptions stop the sidecar and any share child.
 }
