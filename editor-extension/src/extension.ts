@@ -1,6 +1,7 @@
 /** Wires the pieces together: channels, the sidecar, the status bar, commands, listeners. */
 import * as vscode from 'vscode';
 import * as flows from './flows';
+import { connectToSharedModel } from './connectPeer';
 import * as P from './protocol';
 import { Redactor } from './redact';
 import { CHAT_VIEW, ChatView } from './chat/chatView';
@@ -14,6 +15,7 @@ import { RunController } from './runs';
 import { RunTracker } from './runTracker';
 import { pythonExtensionApi, SidecarManager } from './server';
 import { affectsAny, LAUNCH_SETTINGS, RestartScheduler, SECTION, STATUS_SETTINGS } from './settings';
+import { ShareController, STOP_SHARING } from './share';
 import { StatusBar } from './statusBar';
 import { activeFolder, noteEditor, RedactingChannel, VsCodeRunHost, VsCodeSettings, VsCodeStatusItem, VsCodeUi } from './vscodeapi';
 
@@ -150,6 +152,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     runsTree.refresh();
   });
   command('modelwire.pullModel', () => flows.pullModel(deps));
+  command('modelwire.connectSharedModel', () => connectToSharedModel(deps));
+  // Sharing runs the sidecar's own interpreter; disposing (window close) stops it.
+  const sharing = new ShareController(deps, () => sidecar.interpreter?.command, log);
+  context.subscriptions.push(sharing);
+  command('modelwire.shareModel', () => sharing.share());
+  command(STOP_SHARING, () => sharing.stop());
   command('modelwire.showRunHistory', async () => {
     let listing: P.ListRunsResult;
     try {

@@ -1,10 +1,10 @@
 /** The connection commands, one flow per module. */
-export { Deps, pickConnection } from './common';
+export { Deps, pickConnection, uniqueName } from './common';
 export { addConnection } from './addConnection';
 export { chooseModel } from './chooseModel';
 export { deleteConnection } from './deleteConnection';
 export { editConnection } from './editConnection';
 export { pullModel } from './pullModel';
 export { runHistoryItems } from './runHistory';
-export { askDefaultAfterAdd, scopeItems, selectDefaultConnection, writeDefault } from './selectDefault';
+export { askDefaultAfterAdd, makeDefault, scopeItems, selectDefaultConnection, writeDefault } from './selectDefault';
 export { testConnection } from './testConnection';

@@ -94,13 +94,22 @@ export async function selectDefaultConnection(d: Deps): Promise<void> {
     return;
   }
   if (!connection) return;
+  await makeDefault(d, connection);
+}
+
+/**
+ * Ask where `connection` becomes the default (this folder first) and write its name there.
+ * Shared by Select Default Connection and Connect to Shared Model. True when written.
+ */
+export async function makeDefault(d: Deps, connection: P.Connection): Promise<boolean> {
   const scopes = scopeItems(d);
   const scope = scopes.length === 1 ? scopes[0].value : await d.ui.pick(scopes, { title: `Use "${connection.name}" for…`, placeholder: 'Where should this default apply?' });
-  if (!scope) return;
-  if (!(await writeDefault(d, connection.name, scope))) return;
+  if (!scope) return false;
+  if (!(await writeDefault(d, connection.name, scope))) return false;
   void d.ui.info(
     `ModelWire: "${connection.name}" is the default connection for ${scopeLabel(scope)}${connection.defaultModel ? ` (model ${connection.defaultModel})` : ''}.`,
   );
+  return true;
 }
 
 const KEEP = Symbol('keep');
