@@ -117,7 +117,6 @@ function fakeChild(body: string): string {
 function run(script: string, stopAfterServerId = false): Promise<{ ids: string[]; states: string[]; lines: string[]; error: string | undefined }> {
   return new Promise((resolve) => {
     const seen = { ids: [] as string[], states: [] as string[], lines: [] as string[] };
-    let proc: ShareProcess;
     const events: ShareEvents = {
       onServerId: (id) => {
         seen.ids.push(id);
@@ -127,7 +126,7 @@ function run(script: string, stopAfterServerId = false): Promise<{ ids: string[]
       onLine: (l) => seen.lines.push(l),
       onExit: (e) => resolve({ ...seen, error: e ? `${e.code}: ${e.message} | ${e.hint}` : undefined }),
     };
-    proc = new ShareProcess(process.execPath, [fakeChild(script)], events);
+    const proc: ShareProcess = new ShareProcess(process.execPath, [fakeChild(script)], events);
     proc.start();
   });
 }
