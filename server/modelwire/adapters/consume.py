@@ -50,3 +50,17 @@ async def decode_stream(
             if ended:
                 await drain(batches)
                 return
+
+
+async def decoded_items(
+    lines: AsyncGenerator[list[str] | Loading | Retrying, None],
+    decode: LineDecoder[T],
+) -> AsyncGenerator[T | Loading | Retrying, None]:
+    """`decode_stream` one item at a time, as a chat stream hands them to its caller."""
+    async with aclosing(decode_stream(lines, decode)) as stream:
+        async for items in stream:
+            if isinstance(items, Loading | Retrying):
+                yield items
+            else:
+                for item in items:
+                    yield item

@@ -29,7 +29,7 @@ from modelwire.adapters.base import (
     ToolCall,
     Usage,
 )
-from modelwire.adapters.consume import decode_stream
+from modelwire.adapters.consume import decode_stream, decoded_items
 from modelwire.adapters.failures import StatusVerdict, retry_after_seconds
 from modelwire.adapters.framing import json_object, parse_json_body
 from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url
@@ -255,13 +255,10 @@ class OllamaAdapter:
             return True
 
         lines = stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
-        async with aclosing(decode_stream(lines, decode)) as stream:
-            async for items in stream:
-                if isinstance(items, Loading | Retrying):
-                    yield items
-                else:
-                    for delta in items:
-                        yield delta
+        items = decoded_items(lines, decode)  # alone, so mypy infers its type from `decode`
+        async with aclosing(items):
+            async for item in items:
+                yield item
         if not ends:
             raise ModelWireError(
                 ErrorCode.GENERATION_FAILED,

@@ -23,15 +23,13 @@ from modelwire.adapters.base import (
     Endpoint,
     Finish,
     Health,
-    Loading,
     ModelInfo,
     PullProgress,
-    Retrying,
     SecretProvider,
     StreamItem,
     Usage,
 )
-from modelwire.adapters.consume import LineDecoder, decode_stream
+from modelwire.adapters.consume import LineDecoder, decoded_items
 from modelwire.adapters.failures import StatusVerdict
 from modelwire.adapters.framing import json_object
 from modelwire.adapters.netpolicy import check_loopback_async, check_loopback_url, parse_base_url
@@ -221,13 +219,10 @@ class OpenAIAdapter:
         decode = answer.decode_with(self._parse_chunk)
         lines = stream_lines(self._client, make_request, timeouts=self._timeouts, texts=self)
         with self._using(key):
-            async with aclosing(decode_stream(lines, decode)) as stream:
-                async for items in stream:
-                    if isinstance(items, Loading | Retrying):
-                        yield items
-                    else:
-                        for delta in items:
-                            yield delta
+            items = decoded_items(lines, decode)  # alone, so mypy infers its type from `decode`
+            async with aclosing(items):
+                async for item in items:
+                    yield item
             if not answer.done:
                 raise ModelWireError(
                     ErrorCode.GENERATION_FAILED,

@@ -10,52 +10,40 @@ in the OS keyring; the record only knows `has_secret`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 import threading
-import unicodedata
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import ValidationError
-
-from modelwire.adapters.netpolicy import check_loopback, parse_base_url
 from modelwire.clock import now_iso
 from modelwire.core import peer_keys
+from modelwire.core.connection_rows import connection_from_row
+from modelwire.core.connection_rules import (
+    EMBEDDED_CONNECTION_ID,
+    EMBEDDED_CONNECTION_NAME,
+    check_name,
+    check_secret,
+    connection_not_found,
+    name_taken,
+    validate_url,
+)
 from modelwire.core.providers import EMBEDDED_ID, PEER_BASE_URL, ProviderRegistry
 from modelwire.core.secrets import Requester, SecretStore
-from modelwire.core.store import CHANGES_TOPIC, Store, dumps, loads
+from modelwire.core.store import CHANGES_TOPIC, Store, dumps
 from modelwire.errors import ErrorCode, ModelWireError
-from modelwire.invisible import has_hidden
-from modelwire.protocol import (
-    Connection,
-    CreateConnectionParams,
-    TimeoutSettings,
-    UpdateConnectionParams,
-)
+from modelwire.protocol import Connection, CreateConnectionParams, UpdateConnectionParams
+
+# Re-exported: callers import these names from here.
+__all__ = [
+    "EMBEDDED_CONNECTION_ID",
+    "EMBEDDED_CONNECTION_NAME",
+    "ConnectionRegistry",
+    "connection_not_found",
+]
 
 log = logging.getLogger(__name__)
-
-EMBEDDED_CONNECTION_ID = "embedded"
-EMBEDDED_CONNECTION_NAME = "Embedded"
-
-
-def connection_not_found(ref: str) -> ModelWireError:
-    return ModelWireError(
-        ErrorCode.CONNECTION_NOT_FOUND,
-        f"There is no connection {ref!r}.",
-        "List connections (ModelWire: Select Default Connection, or `modelwire connections "
-        "list`) and use one of their names or ids; check the modelwire.defaultConnection setting.",
-        connection_id=ref,
-    )
-
-
-def _fold(name: str) -> str:
-    """A name as compared for duplicates: compatibility forms (full-width letters,
-    ligatures) and case folded, so look-alikes count as the same name."""
-    return unicodedata.normalize("NFKC", name).casefold()
 
 
 class ConnectionRegistry:
@@ -123,7 +111,8 @@ class ConnectionRegistry:
             fresh = {
                 conn.id: conn
                 for conn in map(
-                    _from_row, self._store.query("SELECT * FROM connections ORDER BY created_at")
+                    connection_from_row,
+                    self._store.query("SELECT * FROM connections ORDER BY created_at"),
                 )
             }
             old, self._by_id = self._by_id, fresh
@@ -208,44 +197,6 @@ class ConnectionRegistry:
 
     # --- writing --------------------------------------------------------------------
 
-    def _validate_url(self, provider_id: str, base_url: str) -> str:
-        provider = self._providers.get(provider_id)
-        if provider.protocol == "peer":
-            # A peer is reached by its Server ID (the secret), never by a URL.
-            return PEER_BASE_URL
-        base_url = base_url.strip().rstrip("/")
-        if provider.local_only:
-            check_loopback(base_url)  # static rules + every resolved address loopback
-        else:
-            parse_base_url(base_url)
-        return base_url
-
-    def _check_name(self, name: str, except_id: str | None = None) -> str:
-        name = name.strip()
-        if not name or has_hidden(name):
-            # Controls, DEL, C1, bidi and zero-width characters: a name is shown in
-            # lists and prompts, and these make look-alike duplicates ("Work\u200b").
-            raise ModelWireError(
-                ErrorCode.INVALID_PARAMS,
-                "A connection name must be visible text (no control, bidi or zero-width "
-                "characters).",
-                "Give a short name such as 'Local Ollama'.",
-            )
-        if "/" in name:
-            # `name/model` is the model specifier syntax; a slash would make it ambiguous.
-            raise ModelWireError(
-                ErrorCode.INVALID_PARAMS,
-                "A connection name cannot contain '/'.",
-                "Model specifiers are written 'connection-name/model'.",
-            )
-        lowered = _fold(name)
-        if lowered == EMBEDDED_CONNECTION_NAME.lower():
-            raise _name_taken(name)
-        for conn in self._by_id.values():
-            if conn.id != except_id and _fold(conn.name) == lowered:
-                raise _name_taken(name)
-        return name
-
     def create(
         self, params: CreateConnectionParams, *, ollama_base_url: str | None = None
     ) -> Connection:
@@ -259,13 +210,13 @@ class ConnectionRegistry:
                 "Use the connection named 'Embedded'.",
             )
         provider = self._providers.get(params.provider_id)
-        name = self._check_name(params.name)
+        name = check_name(params.name, self._by_id.values())
         default_url = (
             ollama_base_url
             if provider.protocol == "ollama" and ollama_base_url
             else provider.default_base_url
         )
-        base_url = self._validate_url(provider.id, params.base_url or default_url)
+        base_url = validate_url(self._providers, provider.id, params.base_url or default_url)
         stamp = now_iso()
         conn = Connection(
             id=str(uuid.uuid4()),
@@ -298,7 +249,7 @@ class ConnectionRegistry:
                 ),
             )
         except sqlite3.IntegrityError:
-            raise _name_taken(name) from None
+            raise name_taken(name) from None
         self._by_id[conn.id] = conn
         self._announce([conn.id])
         return conn
@@ -306,9 +257,13 @@ class ConnectionRegistry:
     def update(self, params: UpdateConnectionParams) -> Connection:
         current = self._editable(params.id)
         changes = params.model_dump(exclude_unset=True, exclude={"id"})
-        name = self._check_name(params.name, except_id=current.id) if params.name else current.name
+        name = (
+            check_name(params.name, self._by_id.values(), except_id=current.id)
+            if params.name
+            else current.name
+        )
         base_url = (
-            self._validate_url(current.provider_id, params.base_url)
+            validate_url(self._providers, current.provider_id, params.base_url)
             if params.base_url
             else current.base_url
         )
@@ -341,7 +296,7 @@ class ConnectionRegistry:
                 ),
             )
         except sqlite3.IntegrityError:
-            raise _name_taken(name) from None
+            raise name_taken(name) from None
         self._by_id[updated.id] = updated
         self._changed(updated.id)
         return updated
@@ -369,15 +324,9 @@ class ConnectionRegistry:
                 "Only connections to providers with auth 'apiKey' (such as OpenAI) take a key.",
                 connection_id=conn.id,
             )
-        if not secret.strip() or any(c in secret for c in "\r\n\x00"):
-            raise ModelWireError(
-                ErrorCode.INVALID_PARAMS,
-                "The API key is empty or has line breaks.",
-                "Paste the key exactly as your provider shows it.",
-                connection_id=conn.id,
-            )
-        if self._providers.get(conn.provider_id).protocol == "peer":
-            _check_server_id(secret, conn.id)
+        peer = self._providers.get(conn.provider_id).protocol == "peer"
+        check_secret(secret, conn.id, peer=peer)
+        if peer:
             peer_keys.ensure_seed(self._secrets, conn.id)  # the stable client identity
         self._secrets.set(conn.id, secret.strip())
         self._secrets.audit(
@@ -416,56 +365,3 @@ class ConnectionRegistry:
                 "Configure the embedded model with MODELWIRE_EMBEDDED_MODEL.",
             )
         return self.get(connection_id)
-
-
-def _check_server_id(secret: str, connection_id: str) -> None:
-    from modelwire.p2p.identity import parse_server_id
-
-    if parse_server_id(secret) is None:
-        raise ModelWireError(
-            ErrorCode.INVALID_SERVER_ID,
-            "That is not a Server ID: it is 43–44 base58 characters naming 32 bytes.",
-            "Copy the Server ID exactly as `modelwire share` prints it.",
-            connection_id=connection_id,
-        )
-
-
-def _name_taken(name: str) -> ModelWireError:
-    return ModelWireError(
-        ErrorCode.CONNECTION_NAME_TAKEN,
-        f"A connection named {name!r} already exists.",
-        "Connection names are unique (ignoring case); pick another name or edit the existing one.",
-        retryable=False,
-    )
-
-
-def _stored_timeouts(raw: Any) -> TimeoutSettings | None:
-    """A row's timeout overrides. One saved under the wider ranges of earlier versions
-    is dropped value by value (the settings' value applies), so the connection stays
-    readable."""
-    if not raw or not isinstance(raw, dict):
-        return None
-    try:
-        return TimeoutSettings.model_validate(raw)
-    except ValidationError:
-        kept = {}
-        for key, value in raw.items():
-            with contextlib.suppress(ValidationError):
-                TimeoutSettings.model_validate({key: value})
-                kept[key] = value
-        return TimeoutSettings.model_validate(kept) if kept else None
-
-
-def _from_row(row: sqlite3.Row) -> Connection:
-    return Connection(
-        id=row["id"],
-        name=row["name"],
-        provider_id=row["provider_id"],
-        base_url=row["base_url"],
-        default_model=row["default_model"],
-        has_secret=bool(row["has_secret"]),
-        max_concurrent=row["max_concurrent"],
-        timeouts=_stored_timeouts(loads(row["timeouts"])),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
