@@ -35,7 +35,8 @@ def _aliases() -> list[tuple[str, Any]]:
     """Named Literal types of protocol.py (`RunStatus`, …), emitted as TS type aliases."""
     return [
         (name, value)
-        for name, value in vars(protocol).items()
+        for module in protocol.MODEL_MODULES
+        for name, value in vars(module).items()
         # RunEventKind is derived from the event union instead.
         if get_origin(value) is Literal and not name.startswith("_") and name != "RunEventKind"
     ]
@@ -44,15 +45,15 @@ def _aliases() -> list[tuple[str, Any]]:
 def _result_models() -> list[type[protocol.WireModel]]:
     """The models the sidecar sends, in source order: every WireModel but the params."""
     found = []
-    for value in vars(protocol).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, protocol.WireModel)
-            and value not in (protocol.WireModel, protocol.Params)
-            and not issubclass(value, protocol.Params)
-            and value.__module__ == protocol.__name__
-        ):
-            found.append(value)
+    for module in protocol.MODEL_MODULES:
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, protocol.WireModel)
+                and not issubclass(value, protocol.Params)
+                and value.__module__ == module.__name__
+            ):
+                found.append(value)
     return found
 
 
