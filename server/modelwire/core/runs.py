@@ -191,7 +191,7 @@ class RunService:
             # holds a slot other runs wait for. The time the user spends deciding is
             # theirs, not the run's: it is left out of the timings.
             asked_at = time.perf_counter()
-            await self._consent(job.conn.id, ctx, run_id)
+            await self.consent_gate.require(job.conn, ctx.requester, ctx.consent, run_id)
             t0 += time.perf_counter() - asked_at
 
             if job.agent.orchestrates:
@@ -396,8 +396,3 @@ class RunService:
         record.error_code = exc.code.value
         record.error_message = exc.message
         progress.send(ErrorEvent.of(exc.to_data()))
-
-    async def _consent(self, connection_id: str, ctx: RunContext, run_id: str) -> None:
-        """Ask once per (workspace, connection) before a run may use a stored key."""
-        conn = self._connections.get(connection_id)
-        await self.consent_gate.require(conn, ctx.requester, ctx.consent, run_id)
