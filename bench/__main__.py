@@ -10,15 +10,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import cancel, embedded, orchestration, p2p, processes, report, startup, streaming
+from bench import (
+    cancel,
+    embedded,
+    machine,
+    orchestration,
+    p2p,
+    processes,
+    report,
+    startup,
+    streaming,
+)
 
 RESULTS = Path(__file__).with_name("results")
 ALL = [
@@ -84,20 +91,6 @@ async def _run(only: list[str], quick: bool) -> dict[str, Any]:
     return results
 
 
-def _machine() -> dict[str, Any]:
-    load = os.getloadavg()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "loadAverageAtStart": [round(x, 2) for x in load],
-        "commit": commit,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(ALL), help=f"comma list of {ALL}")
@@ -108,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(only) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {sorted(unknown)}")
-    machine = _machine()
+    facts = machine.describe()
     t0 = time.perf_counter()
     results = asyncio.run(_run(only, args.quick))
+    total = round(time.perf_counter() - t0, 1)
+    machine.finish(facts)
     doc = {
-        "machine": machine,
+        "machine": facts,
         "quick": args.quick,
-        "totalSeconds": round(time.perf_counter() - t0, 1),
+        "totalSeconds": total,
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)

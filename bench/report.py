@@ -15,6 +15,22 @@ def _verdict(result: dict[str, Any]) -> str:
     return "meets target" if result["pass"] else "MISSES target"
 
 
+def _load_line(m: dict[str, Any]) -> str:
+    """Other work on the machine, sampled while the bench was idle (bench/machine.py)."""
+    before, after = m.get("otherWorkCoresBefore"), m.get("otherWorkCoresAfter")
+    if before is None and after is None:
+        return "Other work on the machine: not measured (no /proc/stat, or an old result)."
+    verdict = (
+        "**machine loaded**: figures are not comparable with a quiet run"
+        if m.get("loaded")
+        else "machine quiet"
+    )
+    return (
+        f"Other work on the machine: {before} cores before the run, {after} after "
+        f"(load average at end {m.get('loadAverageAtEnd')}) — {verdict}."
+    )
+
+
 def markdown(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     r = doc["results"]
@@ -25,6 +41,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"load average at start {m['loadAverageAtStart']}; whole run {doc['totalSeconds']} s"
         + (" (--quick: fewer samples)" if doc.get("quick") else "")
         + ".",
+        _load_line(m),
         "Reproduce: `.venv/bin/python -m bench` (or `bench/run`).",
         "",
         "| benchmark | figure | baseline (same run) | target | verdict |",
