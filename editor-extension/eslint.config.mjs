@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['out/**', 'node_modules/**', 'media/**'] },
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'media/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
