@@ -2,7 +2,7 @@
 what the code-server e2e installs), holds the esbuild bundle and what VS Code shows about the
 extension (manifest, README, CHANGELOG, LICENSE, media/) and nothing else: no node_modules,
 sources, tests, compiled tsc output or source maps. Before the bundle it held 1,938 files
-(3.0 MB); this fails if it grows back. scripts/setup-editor builds it (`npm run package`).
+(2.9 MB); this fails if it grows back. scripts/setup-editor builds it (`npm run package`).
 """
 
 from __future__ import annotations
