@@ -62,7 +62,10 @@ export async function chooseShare(d: Deps, scopeUri?: string): Promise<ShareChoi
     { title: 'Share Model (1/3): connection', placeholder: 'Which local connection do peers use?' },
   );
   if (!connection) return undefined;
-  const model = await chooseModel(d, connection, byId.get(connection.providerId));
+  const model = await chooseModel(d, connection, byId.get(connection.providerId), {
+    title: `Share Model (2/3): model of ${connection.name}`,
+    placeholder: 'Which model do peers get? (or type a name)',
+  });
   if (model === undefined) return undefined;
   const items: PickItem<string | typeof NO_AGENT>[] = [
     { label: 'No agent', description: 'peers send their own prompts to the model', value: NO_AGENT },

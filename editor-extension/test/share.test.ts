@@ -48,6 +48,12 @@ test('Share Model picks connection, model, agent and builds the child arguments'
   const ui = new ScriptedUi([{ pick: 'llama.cpp here' }, { pick: 'qwen2.5:0.5b' }, { pick: 'review' }]);
   const choice = await chooseShare({ ui, sidecar: fake, settings: new MemorySettings() });
   assert.deepEqual(ui.shown[0].items, ['Local Ollama', 'llama.cpp here']);
+  // Three steps, each saying what it is for (the model is what peers get, not a default).
+  assert.deepEqual(
+    ui.shown.filter((s) => s.kind === 'pick').map((s) => s.text.split(':')[0]),
+    ['Share Model (1/3)', 'Share Model (2/3)', 'Share Model (3/3)'],
+  );
+  assert.match(ui.shown[1].text, /model of llama\.cpp here: Which model do peers get/);
   assert.deepEqual(shareArgs(choice!), ['-m', 'modelwire', 'share', 'b', '--model', 'qwen2.5:0.5b', '--agent', 'review', '--no-qr']);
   const none = new ScriptedUi([{ pick: 'Local Ollama' }, { pick: 'qwen2.5:0.5b' }, { pick: 'No agent' }]);
   assert.deepEqual(shareArgs((await chooseShare({ ui: none, sidecar: fake, settings: new MemorySettings() }))!), ['-m', 'modelwire', 'share', 'a', '--model', 'qwen2.5:0.5b', '--no-qr']);

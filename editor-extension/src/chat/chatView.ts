@@ -14,7 +14,7 @@ import { RunOutput } from '../runHost';
 import { RunController } from '../runs';
 import { routingText, RunView } from '../runView';
 import { Sidecar, Ui } from '../ui';
-import { chatPrompt, promptBudget, Turn } from './conversation';
+import { chatPrompt, isPeer, PEER_NOTE, promptBudget, Turn } from './conversation';
 
 export const CHAT_VIEW = 'modelwire.chat';
 
@@ -93,14 +93,14 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   async send(question: string, attach: boolean): Promise<void> {
     if (this.stop) return; // one turn at a time
     await this.refreshHeader();
-    const budget = promptBudget(this.connection?.providerId);
-    const built = chatPrompt(this.turns, question, budget.bytes);
+    const target = await this.target(attach);
+    const budget = promptBudget(this.connection?.providerId, target.attachedBytes);
+    const built = budget.error ? { error: budget.error } : chatPrompt(this.turns, question, budget.bytes, budget.limit);
     if ('error' in built) {
       void this.ui.warn(`ModelWire: ${built.error}`);
       return;
     }
-    this.note = [built.dropped ? `${built.dropped} earlier turn${built.dropped === 1 ? '' : 's'} left out to fit the limit` : '', budget.note].filter(Boolean).join(' · ');
-    const target = await this.target(attach);
+    this.note = built.dropped ? `${built.dropped} earlier turn${built.dropped === 1 ? '' : 's'} left out to fit the limit` : '';
     const agents = (await this.sidecar.request<P.ListAgentsResult>(P.LIST_AGENTS, target.folder ? { scopeUri: target.folder.uri } : {})).agents;
     const agent = agents.find((a) => a.id === 'chat');
     if (!agent) {
@@ -129,31 +129,39 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     }
   }
 
-  /** The attached file or selection, else an empty scratch document (a question alone). */
-  private async target(attach: boolean): Promise<{ uri: string; range?: P.Range; folder?: { uri: string; name: string } }> {
+  /**
+   * The attached file or selection, else an empty scratch document (a question alone);
+   * `attachedBytes` is what the sidecar will send of it (whole lines of a selection).
+   */
+  private async target(attach: boolean): Promise<{ uri: string; range?: P.Range; folder?: { uri: string; name: string }; attachedBytes: number }> {
     const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === 'file');
     if (attach && editor && (editor.document.uri.scheme === 'file' || editor.document.uri.scheme === 'untitled')) {
-      const folder = vscode.workspace.getWorkspaceFolder(editor.document.uri);
+      const doc = editor.document;
+      const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
       const s = editor.selection;
+      const lines = s.isEmpty ? undefined : new vscode.Range(s.start.line, 0, s.end.line, doc.lineAt(s.end.line).text.length);
       return {
-        uri: editor.document.uri.toString(),
+        uri: doc.uri.toString(),
         range: s.isEmpty ? undefined : { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } },
         folder: folder ? { uri: folder.uri.toString(), name: folder.name } : undefined,
+        attachedBytes: Buffer.byteLength(doc.getText(lines), 'utf8'),
       };
     }
     this.scratch ??= await vscode.workspace.openTextDocument({ language: 'plaintext', content: '' });
-    return { uri: this.scratch.uri.toString(), folder: this.activeFolder() };
+    return { uri: this.scratch.uri.toString(), folder: this.activeFolder(), attachedBytes: 0 };
   }
 
   private draw(): void {
     if (!this.webview) return;
     const c = this.connection;
     const model = c?.defaultModel ?? '';
+    // A peer's limit is said before the first question, not only after a trimmed one.
+    const notes = [isPeer(c?.providerId) ? PEER_NOTE : '', this.note].filter(Boolean).join(' · ');
     const header =
       `<div class="who"><b>${escapeHtml(c ? c.name : 'No connection')}</b>${model ? ` · ${escapeHtml(model)}` : ''}` +
       `${c?.providerId === 'embedded' ? ' <span class="demo">(small local demo model)</span>' : ''}` +
       ` <button id="pick" data-act="pick">Change…</button></div>` +
-      (this.note ? `<div class="note">${escapeHtml(this.note)}</div>` : '');
+      (notes ? `<div class="note">${escapeHtml(notes)}</div>` : '');
     const transcript = this.turns
       .map((t) => {
         const v = t.view;

@@ -1,4 +1,7 @@
-/** Picking a connection's default model: the discovered list, Refresh, Pull (Ollama), or typing. */
+/**
+ * Picking a connection's model: the discovered list, Refresh, Pull (Ollama), or typing.
+ * Its default model unless `ask` says what the pick is for (Share Model's step 2/3).
+ */
 import { errorText, toErrorInfo } from '../errors';
 import * as P from '../protocol';
 import { PickItem } from '../ui';
@@ -13,6 +16,7 @@ export async function chooseModel(
   d: Deps,
   connection: P.Connection,
   provider: P.ProviderDescriptor | undefined,
+  ask?: { title: string; placeholder: string },
 ): Promise<string | undefined> {
   let refresh = false;
   for (;;) {
@@ -39,10 +43,10 @@ export async function chooseModel(
     const placeholder = problem
       ? `Could not list models: ${problem} Type a model name, or Refresh.`
       : models.length
-        ? 'Default model for this connection (or type a name)'
+        ? (ask?.placeholder ?? 'Default model for this connection (or type a name)')
         : 'No models found. Type a model name, Refresh, or pull one.';
     const choice = await d.ui.pick(items, {
-      title: `Default model for ${connection.name}`,
+      title: ask?.title ?? `Default model for ${connection.name}`,
       placeholder,
       typed: (text) => (text.trim() ? { label: text.trim(), description: 'use this name', value: text.trim() } : undefined),
     });
