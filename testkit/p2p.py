@@ -76,11 +76,8 @@ class P2PNet:
         )
         if _readline(self.holder.stdout, 10).strip() != "up":
             raise RuntimeError("the network namespace did not come up")
-        enter = ["nsenter", "-t", str(self.holder.pid), "-n"]
-        if not root:
-            enter = ["nsenter", "-t", str(self.holder.pid), "-U", "-n", "--preserve-credentials"]
         node = shutil.which("node")
-        self.node.write_text(f'#!/bin/sh\nexec {" ".join(enter)} -- {node} "$@"\n')
+        self.node.write_text(f'#!/bin/sh\nexec {" ".join(self.enter)} -- {node} "$@"\n')
         self.node.chmod(0o755)
         self.testnet = subprocess.Popen(
             [str(self.node), str(PACKAGE_DIR / "testnet.js")],
@@ -89,6 +86,14 @@ class P2PNet:
         )
         self.bootstrap = json.loads(_readline(self.testnet.stdout, 20))["bootstrap"]
         return self
+
+    @property
+    def enter(self) -> list[str]:
+        """The command prefix that runs a program inside this namespace (`[*enter, "--", …]`)."""
+        assert self.holder is not None, "start() first"
+        if os.geteuid() == 0:
+            return ["nsenter", "-t", str(self.holder.pid), "-n"]
+        return ["nsenter", "-t", str(self.holder.pid), "-U", "-n", "--preserve-credentials"]
 
     @property
     def env(self) -> dict[str, str]:

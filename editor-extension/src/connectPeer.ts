@@ -69,7 +69,8 @@ export function peerHealthText(name: string, health: P.HealthResult): string {
   return `${name} is reachable${parts.length ? `: ${parts.join(' · ')}` : ''}.`;
 }
 
-export async function connectToSharedModel(d: Deps): Promise<P.Connection | undefined> {
+/** `noteHealth` gets the test's result (the Connections tree and status bar show it). */
+export async function connectToSharedModel(d: Deps, noteHealth?: (health: P.HealthResult) => void): Promise<P.Connection | undefined> {
   let existing: P.Connection[];
   let baseUrl = PEER_BASE_URL;
   try {
@@ -141,6 +142,7 @@ export async function connectToSharedModel(d: Deps): Promise<P.Connection | unde
   } catch (err) {
     await showError(d, err, `Could not test ${connection.name}: `);
   }
+  if (health) noteHealth?.(health);
   d.changed?.();
   const offer = 'Use as Default Here';
   let choice: string | undefined;

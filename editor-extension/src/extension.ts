@@ -152,7 +152,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     runsTree.refresh();
   });
   command('modelwire.pullModel', () => flows.pullModel(deps));
-  command('modelwire.connectSharedModel', () => connectToSharedModel(deps));
+  command('modelwire.connectSharedModel', () =>
+    connectToSharedModel(deps, (health) => {
+      status.noteHealth(health);
+      connectionsTree.noteHealth(health);
+    }),
+  );
   // Sharing runs the sidecar's own interpreter; disposing (window close) stops it.
   const sharing = new ShareController(deps, () => sidecar.interpreter?.command, log);
   context.subscriptions.push(sharing);

@@ -69,6 +69,11 @@ export function stepLines(steps: readonly StepView[]): string[] {
   });
 }
 
+/** A peer's host chooses its model: say so rather than "no model". */
+export function modelLabel(connection: Pick<Connection, 'providerId'>, model: string | undefined, none = 'no model'): string {
+  return model ?? (connection.providerId === 'peer' ? "the host's model" : none);
+}
+
 /** Status bar text for the current scope: "$(plug) Local Ollama · llama3.2". */
 export function statusBarText(listing: ListConnectionsResult | undefined): string {
   const current = defaultConnection(listing);
@@ -80,7 +85,7 @@ export function statusBarText(listing: ListConnectionsResult | undefined): strin
   const model = effectiveModel(listing, current);
   // The embedded model is a 135M toy: the status bar must not let it pass for a real one.
   const name = current.providerId === 'embedded' ? `${current.name} (small local demo model)` : current.name;
-  return `$(plug) ${name} · ${model ?? 'no model'}`;
+  return `$(plug) ${name} · ${modelLabel(current, model)}`;
 }
 
 export function defaultConnection(listing: ListConnectionsResult | undefined): Connection | undefined {

@@ -31,7 +31,9 @@ export function safeQrUri(uri: string | undefined): string | undefined {
 
 export function panelHtml(model: PanelModel, nonce: string, cspSource: string): string {
   const qr = safeQrUri(model.qrDataUri);
-  const id = model.serverId;
+  // Once stopped, nothing offers a Server ID or a Stop button that no longer mean anything.
+  const stopped = model.status.state === 'Stopped';
+  const id = stopped ? undefined : model.serverId;
   const csp = `default-src 'none'; img-src data:; style-src ${cspSource} 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
   const lines = model.lines.slice(-20).map((l) => `<li>${escapeHtml(l)}</li>`).join('');
   return `<!DOCTYPE html>
@@ -50,7 +52,9 @@ img { image-rendering: pixelated; background: #fff; padding: 8px; }
 <p id="state"><strong>${escapeHtml(statusText(model.status))}</strong></p>
 ${model.error ? `<p class="error">${escapeHtml(model.error)}</p>` : ''}
 ${
-  id
+  stopped
+    ? `<p>Sharing has stopped: that Server ID no longer reaches this model. Run “ModelWire: Share Model…” to share again (with a new Server ID).</p>`
+    : id
     ? `<p>Server ID — anyone who has it can use this model; give it privately:</p>
 <p><code id="sid" class="hidden">${escapeHtml(id)}</code><code id="mask">••••••••••••••••••••</code></p>
 <p><button id="show">Show</button><button id="copy">Copy</button></p>
@@ -59,8 +63,12 @@ ${qr ? `<p id="qrbox" class="hidden"><img alt="QR code of the Server ID" width="
       ? ''
       : '<p>Starting… waiting for the Server ID.</p>'
 }
-<p><strong>Sharing stops when this window closes</strong>, when you run “ModelWire: Stop Sharing”, or when you close this panel.</p>
-<p><button id="stop">Stop Sharing</button></p>
+${
+  stopped
+    ? ''
+    : `<p><strong>Sharing stops when this window closes</strong>, when you run “ModelWire: Stop Sharing”, or when you close this panel.</p>
+<p><button id="stop">Stop Sharing</button></p>`
+}
 <h3>Activity</h3><ul id="lines">${lines}</ul>
 <script nonce="${nonce}">
 const vscode = acquireVsCodeApi();

@@ -4,7 +4,7 @@
  * connection's health check fails. Refreshes on editor and setting changes; never restarts
  * the sidecar. The item and the sidecar come in as interfaces, so this is unit-tested.
  */
-import { defaultConnection, effectiveModel, healthText, statusBarText } from './format';
+import { defaultConnection, effectiveModel, healthText, modelLabel, statusBarText } from './format';
 import * as P from './protocol';
 import { Sidecar } from './ui';
 
@@ -90,7 +90,7 @@ export class StatusBar {
       item.command = listing.connections.length ? 'modelwire.selectDefaultConnection' : 'modelwire.addConnection';
       return;
     }
-    const model = effectiveModel(listing, connection) ?? 'no model';
+    const model = modelLabel(connection, effectiveModel(listing, connection));
     const scope = folder ? `workspace folder "${folder.name}"` : 'this window';
     const source = listing.defaultSource === 'settings' ? 'from settings' : listing.defaultSource === 'single' ? 'the only connection' : listing.defaultSource ?? '';
     const demo = connection.providerId === 'embedded' ? '\nA small local demo model: fine for a first try, weak on real code.' : '';

@@ -61,8 +61,11 @@ test('connecting: password box, peer connection, Server ID as its secret, test s
   const folder = { uri: 'file:///w/one', name: 'one' };
   const settings = new MemorySettings([folder], folder);
   const ui = new ScriptedUi([{ type: SERVER_ID }, { type: 'Laptop model' }, { button: 'Use as Default Here' }, { pick: 'Workspace folder: one' }]);
-  const made = await connectToSharedModel({ ui, sidecar: fake, settings });
+  const noted: P.HealthResult[] = [];
+  const made = await connectToSharedModel({ ui, sidecar: fake, settings }, (h) => noted.push(h));
   assert.equal(made?.name, 'Laptop model');
+  // The test's result reaches the Connections tree and status bar (host and model shown there).
+  assert.deepEqual(noted.map((h) => [h.connectionId, h.reachable]), [['id1', true]]);
   assert.deepEqual(fake.methods(), [P.LIST_CONNECTIONS, P.LIST_PROVIDERS, P.CREATE_CONNECTION, P.SET_SECRET, P.TEST_CONNECTION]);
   assert.deepEqual(fake.calls[2].params, { name: 'Laptop model', providerId: 'peer', baseUrl: 'peer://hyperswarm' });
   assert.deepEqual(fake.calls[3].params, { connectionId: 'id1', secret: SERVER_ID });

@@ -109,6 +109,12 @@ test('the panel escapes everything, hides the Server ID by default, and allows n
   assert.match(html, /Sharing stops when this window closes/);
   assert.equal(html.match(/<script/g)?.length, 1);
   assert.equal(safeQrUri('data:image/svg+xml;base64,PHN2Zz4='), undefined);
+  // Stopped: said plainly; no "waiting for the Server ID", no Server ID, no Stop button.
+  const stopped = panelHtml({ what: 'x', serverId: SERVER_ID, status: { state: 'Stopped', clients: 0 }, lines: ['[10:00:00] Stopped'] }, 'N', 'c:');
+  assert.match(stopped, /Sharing has stopped: that Server ID no longer reaches this model/);
+  assert.ok(!stopped.includes(SERVER_ID) && !stopped.includes('waiting for the Server ID') && !stopped.includes('id="stop"'));
+  assert.match(stopped, /Sharing · 0 clients · Stopped/);
+  assert.match(panelHtml({ what: 'x', status: { state: 'Starting', clients: 0 }, lines: [] }, 'N', 'c:'), /waiting for the Server ID/);
   assert.equal(safeQrUri('data:image/png;base64,AAA" onload="x'), undefined);
   assert.equal(safeQrUri(`data:image/png;base64,${'A'.repeat(300_000)}`), undefined);
 });

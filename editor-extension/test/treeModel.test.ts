@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as P from '../src/protocol';
+import { statusBarText } from '../src/format';
 import { connectionNodes, runChildren, runNode, TreeRun } from '../src/views/treeModel';
 
 const OLLAMA: P.Connection = { id: 'c1', name: 'Local Ollama', providerId: 'ollama', baseUrl: 'http://localhost:11434', defaultModel: 'llama3.2', hasSecret: false, createdAt: '', updatedAt: '' };
@@ -36,4 +37,16 @@ test('runs: filtered by outcome at the top level, child runs nested under their 
   assert.deepEqual(runChildren(runs, undefined, 'failed').map((r) => r.runId), ['x']);
   assert.deepEqual(runChildren(runs, 'p', 'failed').map((r) => r.runId), ['c1', 'c2']);
   assert.equal(runNode(runs[0], runs, []).collapsible, true);
+});
+
+test("a peer connection names its host and model once tested, else says the host chooses", () => {
+  const PEER: P.Connection = { ...OLLAMA, id: 'p1', name: "Ana's model", providerId: 'peer', baseUrl: 'peer://hyperswarm', defaultModel: undefined, hasSecret: true };
+  const listing: P.ListConnectionsResult = { connections: [PEER], defaultConnectionId: 'p1', defaultSource: 'settings' };
+  const [untested] = connectionNodes(listing, new Map(), 'alpha');
+  assert.equal(untested.description, `peer · the host's model · default for folder "alpha" (from settings)`);
+  const ok = new Map<string, P.HealthResult>([['p1', { connectionId: 'p1', reachable: true, version: `host "Ana's laptop": llama3.2 (ready)`, checkedAt: '' }]]);
+  assert.equal(connectionNodes(listing, ok, 'alpha')[0].description, `peer · host "Ana's laptop": llama3.2 (ready) · default for folder "alpha" (from settings)`);
+  const down = new Map<string, P.HealthResult>([['p1', { connectionId: 'p1', reachable: false, checkedAt: '', error: { code: 'HOST_OFFLINE', message: 'The host is not sharing.' } }]]);
+  assert.match(connectionNodes(listing, down, 'alpha')[0].description ?? '', /^peer · the host's model · .* · not working$/);
+  assert.equal(statusBarText(listing), "$(plug) Ana's model · the host's model");
 });

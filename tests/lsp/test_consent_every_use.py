@@ -76,3 +76,26 @@ async def test_a_status_bar_check_never_prompts_and_sends_nothing_until_allowed(
         assert quiet["reachable"] is True
         assert len(s.consent_prompts) == 1
         assert keys_sent(openai_double) == [f"Bearer {TEST_API_KEY}"] * 2
+
+
+async def test_a_peer_connections_prompt_names_its_server_id_not_an_api_key(
+    tmp_path: Path, openai_double: OpenAIDouble, real_keyring: None
+) -> None:
+    """The user pasted a Server ID, not a key: the question says what it is about."""
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    async with sidecar(tmp_path / "home", folders=[folder]) as s:
+        peer = await s.call(
+            "modelwire/createConnection", {"name": "Ana's model", "providerId": "peer"}
+        )
+        server_id = "4wBqpZM9xaSheZzJSMawUKKwhdpChKbZ5eu5ky4Vigw"
+        await s.call("modelwire/setSecret", {"connectionId": peer["id"], "secret": server_id})
+        keyed = await keyed_connection(s, openai_double)
+        s.consent_answers = ["Deny", "Deny"]  # nothing is sent, no bridge starts
+
+        for conn in (peer["id"], keyed):
+            err = await s.error("modelwire/testConnection", {"connectionId": conn})
+            assert err.data["code"] == "CONSENT_DENIED"
+        assert s.consent_prompts[0].endswith("to use the Server ID of shared model 'Ana's model'?")
+        assert s.consent_prompts[1].endswith("to use the API key of connection 'Keyed'?")
+        assert server_id not in "".join(s.consent_prompts)

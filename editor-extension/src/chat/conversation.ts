@@ -26,7 +26,7 @@ export const DEFAULT_PROMPT_BYTES = 24 * 1024;
 /** Below this a peer turn has no room for a question worth asking. */
 const PEER_MIN_CONVERSATION_BYTES = 256;
 
-export const PEER_NOTE = "shared by a peer: 8 KB per question (file and conversation so far included), stateless — the host keeps no memory";
+export const PEER_NOTE = 'Shared model: 8 KB per question, file and earlier turns included; stateless';
 
 export function isPeer(providerId: string | undefined): boolean {
   return !!providerId && /peer|p2p|share/i.test(providerId);

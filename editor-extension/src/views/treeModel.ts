@@ -4,7 +4,7 @@
  * time; filtered by outcome; nested by `parentRunId` when records carry one — orchestrator
  * runs and their steps). No vscode import: unit-tested; views/trees.ts draws it.
  */
-import { fileLabel, formatMs, healthText } from '../format';
+import { fileLabel, formatMs, healthText, modelLabel } from '../format';
 import * as P from '../protocol';
 import { EMBEDDED_LABEL } from '../runView';
 
@@ -28,7 +28,9 @@ export function connectionNodes(listing: P.ListConnectionsResult, health: Map<st
     const bad = h && (!h.reachable || h.error);
     const where = folderName ? `folder "${folderName}"` : 'this window';
     const source = listing.defaultSource === 'settings' ? 'from settings' : listing.defaultSource === 'single' ? 'the only connection' : 'fallback';
-    const parts = [builtin ? EMBEDDED_LABEL : c.providerId, c.defaultModel || 'no default model'];
+    // A peer's last good test names its host and model: who answers runs here.
+    const host = c.providerId === 'peer' && h?.reachable && !h.error ? h.version : undefined;
+    const parts = [builtin ? EMBEDDED_LABEL : c.providerId, host ?? modelLabel(c, c.defaultModel || undefined, 'no default model')];
     if (isDefault) parts.push(`default for ${where} (${source})`);
     if (bad) parts.push('not working');
     const tooltip = [`${c.name} — ${c.baseUrl}`, builtin ? `Embedded is a ${EMBEDDED_LABEL}: fine for a first try, weak on real code.` : '', c.hasSecret ? 'API key stored in the OS keyring.' : '', h ? healthText(c.name, h) : '']

@@ -12,6 +12,7 @@ from lsprotocol import types as lsp
 
 from modelwire.core.agents import Agent, Finding
 from modelwire.core.documents import Document
+from modelwire.core.providers import PEER_ID
 from modelwire.core.secrets import Decision, Requester
 from modelwire.core.settings import Settings, parse_settings
 from modelwire.protocol import RUN_EVENT, SETTINGS_SECTION
@@ -147,13 +148,21 @@ class EditorBridge:
             return None
         return Document(uri, doc.source, doc.language_id)
 
+    def _secret_noun(self, connection_id: str) -> str:
+        """What the connection's secret is, in the user's words: a peer's is its Server ID."""
+        try:
+            peer = self.ls.core.connections.get(connection_id).provider_id == PEER_ID
+        except Exception:  # gone meanwhile: the generic word is still true
+            peer = False
+        return "the Server ID of shared model" if peer else "the API key of connection"
+
     async def consent(self, requester: Requester, connection_id: str, name: str) -> Decision:
         answer = await self.ls.window_show_message_request_async(
             lsp.ShowMessageRequestParams(
                 type=lsp.MessageType.Warning,
                 message=(
                     f"ModelWire: allow requests from {folder_label(requester.workspace)} to use "
-                    f"the API key of connection '{name}'?"
+                    f"{self._secret_noun(connection_id)} '{name}'?"
                 ),
                 actions=[
                     lsp.MessageActionItem(ALLOW_ONCE),
