@@ -34,8 +34,11 @@ const SUITE_LIMIT_MS = Number(process.env.MODELWIRE_E2E_LIMIT_MS || 8 * 60 * 100
 const SHOTS = path.join(H.REPO, 'test-artifacts', 'vscode-p2p');
 const HOST_REPLY = 'The add function, explained by the shared model on the host.';
 const WINDOW_REPLY = 'Answered by the model this window shares.';
-// Chat answers of about 3.9 KB: two of them plus a question pass the 8 KB of a peer.
-const LONG = (word) => Array.from({ length: 92 }, () => `${word}: add returns the sum of a and b.`).join(' ');
+// Chat answers of about 4.1 KB. Two of them and the third question make a conversation of
+// about 8 KB: counted alone it "fits", but with the chat agent's instructions and the
+// attached file the host would get about 8.4 KB and refuse it (what the extension did
+// before it counted those); the extension must leave the oldest turn out instead.
+const LONG = (word) => Array.from({ length: 100 }, () => `${word}: add returns the sum of a and b.`).join(' ');
 const PEER_LIMIT = 8 * 1024;
 const SERVER_ID = /^[1-9A-HJ-NP-Za-km-z]{43,44}$/;
 
