@@ -62,6 +62,11 @@ def test_extension_unit_tests_pass() -> None:
         timeout=300,
     )
     assert compiled.returncode == 0, f"tsc failed:\n{compiled.stdout}{compiled.stderr}"
+    # The esbuild bundle, as `npm test` builds it: test/bundle.test.ts loads it.
+    bundled = subprocess.run(
+        [node, "esbuild.mjs"], cwd=EXTENSION, capture_output=True, text=True, timeout=300
+    )
+    assert bundled.returncode == 0, f"esbuild failed:\n{bundled.stdout}{bundled.stderr}"
     eslint = EXTENSION / "node_modules" / "eslint" / "bin" / "eslint.js"
     missing_or_fail([] if eslint.exists() else ["eslint in editor-extension/node_modules"])
     linted = subprocess.run(
