@@ -41,7 +41,11 @@ export class RunPanels implements RunOutputs, vscode.Disposable {
       // Listeners of earlier runs stay: the controller ignores those that have ended.
       entry.view = view;
       entry.panel.title = `${view.title} · ${view.file}`;
-      entry.panel.reveal(undefined, true);
+      // Never over the file it is about: a panel in the file's own group (the user opened
+      // the file there) moves beside it instead of hiding it.
+      const active = vscode.window.activeTextEditor;
+      const covers = active !== undefined && active.viewColumn !== undefined && entry.panel.viewColumn === active.viewColumn;
+      entry.panel.reveal(covers ? vscode.ViewColumn.Beside : undefined, true);
     } else {
       entry = this.create(view, key);
     }

@@ -289,10 +289,7 @@ class Workbench {
   /** F1, type the command's title, Enter: exactly what a user does. */
   async command(title) {
     await this.closeQuickInput();
-    await this.page.keyboard.press('F1');
-    const input = this.page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible', timeout: 10000 });
-    await input.fill(`>${title}`);
+    await this.openPalette(`>${title}`);
     await waitFor(`command "${title}" in the palette`, async () => {
       const rows = this.page.locator('.quick-input-list .monaco-list-row');
       if ((await rows.count()) === 0) return false;
@@ -300,6 +297,46 @@ class Workbench {
       return first.includes(title.replace(/^ModelWire: /, ''));
     }, 10000);
     await this.page.keyboard.press('Enter');
+  }
+
+  /**
+   * F1, then `text` in the quick input's box. A focused webview (run panel, chat) can
+   * swallow F1 (its iframe gets the key), or take the focus back so that the palette
+   * closes before it is typed into. Then, and only then (after ~1 s), take the focus back
+   * to the workbench without a pointer (blur the webview's frame in the top document,
+   * focus the editor's text area) and try once more: milliseconds, where a Playwright
+   * click on the window title waited for actionability (~30 s).
+   */
+  async openPalette(text) {
+    const input = this.page.locator('.quick-input-widget input.input');
+    await this.page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 1000 });
+      await input.fill(text, { timeout: 1000 });
+      return input;
+    } catch (err) {
+      this.paletteRetries = (this.paletteRetries ?? 0) + 1;
+      const was = await this.focusWorkbench();
+      log(`the palette did not take "${text}" (${err.message.split('\n')[0]}; focus was on ${was}): focused the workbench, F1 again`);
+    }
+    await this.closeQuickInput();
+    await this.page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await input.fill(text);
+    return input;
+  }
+
+  /** Move the keyboard focus out of any webview, back to the workbench; returns where it was. */
+  async focusWorkbench() {
+    return this.page.evaluate(() => {
+      const active = document.activeElement;
+      const was = active ? `${active.tagName.toLowerCase()}${active.className ? `.${String(active.className).split(' ')[0]}` : ''}` : 'nothing';
+      if (active && active !== document.body && typeof active.blur === 'function') active.blur();
+      const editor = document.querySelector('.part.editor .editor-group-container.active .monaco-editor textarea');
+      if (editor) editor.focus();
+      else document.querySelector('.monaco-workbench')?.focus();
+      return was;
+    });
   }
 
   async closeQuickInput() {
@@ -336,10 +373,7 @@ class Workbench {
   /** Open a workspace file through Quick Open (F1, then a file name instead of a command). */
   async openFile(name, folder) {
     await this.closeQuickInput();
-    await this.page.keyboard.press('F1');
-    const input = this.page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible', timeout: 10000 });
-    await input.fill(name);
+    await this.openPalette(name);
     await waitFor(`file ${name} in quick open`, async () => {
       const rows = this.page.locator('.quick-input-list .monaco-list-row');
       if ((await rows.count()) === 0) return false;

@@ -76,6 +76,15 @@ async function routingLine(n, re, timeoutMs = 60000, { ui = true } = {}) {
   return line;
 }
 
+/** Routing lines seen so far: every run writes exactly one, so each story expects the next. */
+let routingSeen = 0;
+
+/** Wait for the next run's routing line (see routingLine). */
+function nextRouting(re, timeoutMs = 60000, options = {}) {
+  routingSeen += 1;
+  return routingLine(routingSeen, re, timeoutMs, options);
+}
+
 async function runExplain(file, folder) {
   await wb.openFile(file, folder);
   await wb.command('ModelWire: Run Agent on File');
@@ -312,8 +321,8 @@ step('with no default connection a run asks which one, runs there, and offers to
   await wb.pick('Run on which connection?', 'Local Ollama');
   // The offer comes with the run (toasts hide after a while: answer it first).
   await wb.clickNotificationButton(/use "Local Ollama" for every run in folder "alpha"/, 'Remember', 20000);
-  assert.match(await routingLine(1, /failed NO_DEFAULT_CONNECTION$/), /explain app\.py → \(no connection\)/);
-  const line = await routingLine(2, /succeeded$/);
+  assert.match(await nextRouting(/failed NO_DEFAULT_CONNECTION$/), /explain app\.py → \(no connection\)/);
+  const line = await nextRouting(/succeeded$/);
   assert.match(line, /explain app\.py → "Local Ollama" provider=ollama model=llama3\.2 source=explicit .* succeeded$/);
   await statusIs('Local Ollama · llama3.2', 20000);
 });
@@ -334,7 +343,7 @@ step('Explain in folder alpha runs on Ollama and streams beside the file', async
   await wb.clearNotifications();
   await runExplain('app.py', 'alpha');
   await H.waitFor('the answer in the run panel', async () => (await wb.runPanelsText()).includes('The add function returns'), 30000, 200);
-  const line = await routingLine(3, /succeeded$/);
+  const line = await nextRouting(/succeeded$/);
   assert.match(line, /^\d\d:\d\d:\d\d explain app\.py → "Local Ollama" provider=ollama model=llama3\.2 source=settings first-token=\S+ (ms|s) total=\S+ (ms|s) succeeded$/);
   assert.ok((await wb.tabs()).some((t) => t.startsWith('Explain · app.py')), 'a run tab beside the file');
 });
@@ -342,7 +351,7 @@ step('Explain in folder alpha runs on Ollama and streams beside the file', async
 step('Explain in folder beta runs on the OpenAI-compatible server with the key', async () => {
   await runExplain('util.py', 'beta');
   await allowKey('Team OpenAI', 'beta');
-  const line = await routingLine(4, /(succeeded|failed.*)$/, 90000);
+  const line = await nextRouting(/(succeeded|failed.*)$/, 90000);
   assert.match(line, new RegExp(`explain util\\.py → "Team OpenAI" provider=openai model=${env.openaiModel} source=settings first-token=\\S+ (ms|s) total=\\S+ (ms|s) succeeded$`));
   await H.waitFor('streamed text in the util.py run', async () => /Explain · util\.py[\s\S]*source: settings[\s\S]+\S[\s\S]*succeeded/.test(await wb.runPanelsText()), 15000, 200);
   await docShot('run-beside', 'vscode-run-beside.png');
@@ -355,7 +364,7 @@ step('switching alpha from Ollama to OpenAI: status bar and next run follow, no 
   await statusIs(`Team OpenAI · ${env.openaiModel}`);
   await runExplain('app.py', 'alpha');
   await allowKey('Team OpenAI', 'alpha');
-  const line = await routingLine(5, /(succeeded|failed.*)$/, 90000);
+  const line = await nextRouting(/(succeeded|failed.*)$/, 90000);
   assert.match(line, new RegExp(`explain app\\.py → "Team OpenAI" provider=openai model=${env.openaiModel} source=settings .* succeeded$`));
   // Back to Ollama for the stories below (through the command again).
   await wb.clearNotifications();
@@ -380,18 +389,31 @@ step('Ollama stopped: Test Connection and a run say it is not running, with the 
   if (env.embedded) {
     assert.ok(await errorToast.locator('.monaco-button', { hasText: 'Run on Embedded instead' }).count(), 'a local server that is down offers Embedded');
   }
-  const line = await routingLine(6, /failed ENDPOINT_UNREACHABLE$/);
+  const line = await nextRouting(/failed ENDPOINT_UNREACHABLE$/);
   assert.match(line, /"Local Ollama" provider=ollama/);
   const lines = channelLines();
   assert.ok(lines.some((l) => /ENDPOINT_UNREACHABLE: .*not running.*ollama serve/i.test(l)), `the hint is in the output: ${lines.join('\n')}`);
   await H.waitFor('the status bar in its warning colours', async () => /warning/i.test(await wb.statusItemClass()), 20000, 250);
 });
 
+step('a local server that is down offers "Run on Embedded instead", and the run goes there', async (t) => {
+  if (!env.embedded) return t.skip('the Embedded model is not installed (CI requires it)');
+  // The error of the run above is still up: Ollama's port on 127.0.0.1 is closed.
+  const toast = await wb.waitNotification(/not running.*ollama serve/is, 10000);
+  await toast.locator('.monaco-button', { hasText: 'Run on Embedded instead' }).first().click();
+  const line = await nextRouting(/(succeeded|failed.*)$/, 150000);
+  assert.match(line, /explain app\.py → "Embedded" provider=embedded model=\S+ source=explicit .* succeeded$/);
+  await H.waitFor('the run panel names Embedded', async () => /Explain · app\.py[\s\S]*Embedded[\s\S]*succeeded/.test(await wb.runPanelsText()), 15000, 200);
+  // One run on Embedded changed nothing: the folder still routes to Local Ollama.
+  await wb.openFile('app.py', 'alpha');
+  await statusIs('Local Ollama · llama3.2');
+}, 180000);
+
 step('Ollama started again: the next run works', async () => {
   await wb.clearNotifications();
   env.ollama = await H.startDouble(procs.current, 'ollama_double', ['--port', String(env.ollama.port), '--models', 'llama3.2', '--reply', OLLAMA_REPLY], env.childEnv);
   await runExplain('app.py', 'alpha');
-  const line = await routingLine(7, /succeeded$/);
+  const line = await nextRouting(/succeeded$/);
   assert.match(line, /"Local Ollama" provider=ollama model=llama3\.2 source=settings/);
   await H.waitFor('the status bar warning cleared', async () => !/warning/i.test(await wb.statusItemClass()), 20000, 250);
 });
@@ -421,7 +443,7 @@ step('Review from the editor context menu: an answer that is not findings says s
   const toast = await wb.waitNotification(/Review on app\.py found no findings it could read/, 30000);
   assert.match((await toast.innerText()).replace(/\u00a0/g, ' '), /could not be read as findings/);
   await H.waitFor('the note under the answer', async () => /Note:[\s\S]*could not be read as findings/.test(await wb.runPanelsText()), 15000, 200);
-  const line = await routingLine(8, /succeeded$/);
+  const line = await nextRouting(/succeeded$/);
   assert.match(line, /review app\.py → "Local Ollama" provider=ollama/);
   await docShot('review-notice', 'vscode-review-notice.png');
 });
@@ -446,7 +468,7 @@ step('cancel during a slow stream ends the run cancelled', async () => {
   const toast = await wb.waitNotification(/ModelWire: Explain on app\.py/, 10000);
   await toast.hover();
   await toast.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
-  const line = await routingLine(9, /cancelled$/, 30000);
+  const line = await nextRouting(/cancelled$/, 30000);
   assert.match(line, /explain app\.py → "Local Ollama" provider=ollama .* cancelled$/);
   assert.ok(!(await wb.runPanelsText()).includes('word59'), 'the stream stopped before its end');
   await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
@@ -460,8 +482,25 @@ step("closing a run's tab cancels its run", async () => {
   const tab = page.locator('.tab', { hasText: 'Explain · app.py' }).first();
   await tab.hover();
   await tab.locator('.codicon-close, .action-label.codicon-close').first().click();
-  const line = await routingLine(10, /cancelled$/, 30000);
+  const line = await nextRouting(/cancelled$/, 30000);
   assert.match(line, /explain app\.py → "Local Ollama" .* cancelled$/);
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
+});
+
+step('Escape in a run panel cancels its run', async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
+  await runExplain('app.py', 'alpha');
+  await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.runPanelsText()), 20000, 100);
+  // Into the panel (as a reader does), then Escape: the panel's own key, not the palette's.
+  const frame = await H.waitFor('the Explain panel', async () => wb.runPanelFrame('Explain · app.py'), 10000, 100);
+  await frame.locator('#answer').click();
+  await page.keyboard.press('Escape');
+  const line = await nextRouting(/(cancelled|succeeded)$/, 30000, { ui: false });
+  assert.match(line, /explain app\.py → "Local Ollama" .* cancelled$/);
+  await H.waitFor('the panel says cancelled', async () => /Explain · app\.py[\s\S]*cancelled/.test(await wb.runPanelsText()), 10000, 100);
+  assert.ok(!(await wb.runPanelsText()).includes('word59'), 'the stream stopped before its end');
+  await docShot('escape-cancelled', 'vscode-escape-cancel.png');
   await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
 });
 
@@ -473,7 +512,7 @@ step("a review's finding has a code action that explains it", async () => {
   await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: FINDINGS_REPLY } });
   await wb.openFile('app.py', 'alpha');
   await wb.command('ModelWire: Review');
-  await routingLine(11, /review app\.py .* succeeded$/, 60000, { ui: false });
+  await nextRouting(/review app\.py .* succeeded$/, 60000, { ui: false });
   // The finding is a diagnostic on line 2: put the cursor there and open the quick fixes.
   await wb.command('Go to Line/Column...');
   await page.keyboard.type('2');
@@ -488,8 +527,62 @@ step("a review's finding has a code action that explains it", async () => {
   await H.waitFor('Explain this finding focused', async () => /Explain this finding/.test(await page.locator('.action-widget .monaco-list-row.focused').first().innerText().catch(() => '')), 5000, 100);
   await page.keyboard.press('Enter');
   // (the channel's file: focus stays in the editor for the next story)
-  const line = await routingLine(12, /succeeded$/, 60000, { ui: false });
+  const line = await nextRouting(/succeeded$/, 60000, { ui: false });
   assert.match(line, /explain app\.py → "Local Ollama"/);
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
+});
+
+const FIXED_LINE = '    """Add two numbers; anything without + raises TypeError."""';
+
+step('"Fix with ModelWire" on a finding: the fix comes as a diff, Reject keeps the file, Accept changes it', async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: 'Say what other types do:\n\n```python\n' + FIXED_LINE + '\n```\n' } });
+  // A tidy window for the diff: earlier stories left run panels and files in five groups.
+  await wb.command('View: Close All Editor Groups');
+  const file = path.join(env.root, 'workspace', 'alpha', 'app.py');
+  const before = fs.readFileSync(file, 'utf8');
+  const dialog = page.locator('.monaco-dialog-box');
+  const fix = async () => {
+    await wb.openFile('app.py', 'alpha');
+    await wb.command('Go to Line/Column...');
+    await page.keyboard.type('2');
+    await page.keyboard.press('Enter');
+    await H.waitFor('the squiggle on line 2', async () => (await page.locator('.part.editor .squiggly-warning').count()) > 0, 15000, 200);
+    await page.keyboard.press('Control+.');
+    const item = page.locator('.action-widget .monaco-list-row', { hasText: 'Fix with ModelWire' }).first();
+    await item.waitFor({ state: 'visible', timeout: 10000 });
+    // From the keyboard (the menu's pointer block takes clicks while it animates in).
+    const focused = page.locator('.action-widget .monaco-list-row.focused').first();
+    await H.waitFor('Fix with ModelWire focused', async () => {
+      if (/Fix with ModelWire/.test(await focused.innerText().catch(() => ''))) return true;
+      await page.keyboard.press('ArrowDown');
+      return false;
+    }, 5000, 150);
+    await page.keyboard.press('Enter');
+    // The fix agent's answer is proposed over the finding's lines, in the diff editor.
+    await H.waitFor('the diff editor', async () => (await page.locator('.monaco-diff-editor').count()) > 0, 60000, 200);
+    await dialog.waitFor({ state: 'visible', timeout: 15000 });
+    assert.match(await dialog.innerText(), /apply the proposed change to app\.py/);
+    const diff = (await page.locator('.monaco-diff-editor .view-lines').allInnerTexts()).join('\n').replace(/\u00a0/g, ' ');
+    assert.ok(diff.includes('anything without + raises TypeError'), `the diff shows the fix: ${diff}`);
+    assert.ok(diff.includes('return a + b'), 'only the finding\'s lines are replaced');
+  };
+  await fix();
+  assert.match(await nextRouting(/fix app\.py .*$/, 10000, { ui: false }), /fix app\.py → "Local Ollama" provider=ollama .* succeeded$/);
+  await docShot('fix-diff', 'vscode-fix-diff.png');
+  await dialog.locator('.monaco-button', { hasText: 'Reject' }).first().click();
+  await H.waitFor('the diff closed', async () => (await page.locator('.monaco-diff-editor').count()) === 0, 10000, 200);
+  assert.equal(await page.locator('.tab.dirty', { hasText: 'app.py' }).count(), 0, 'Reject left app.py unmodified in the editor');
+  assert.equal(fs.readFileSync(file, 'utf8'), before, 'Reject left app.py unchanged on disk');
+
+  await fix();
+  await nextRouting(/fix app\.py .* succeeded$/, 10000, { ui: false });
+  await dialog.locator('.monaco-button', { hasText: 'Accept' }).first().click();
+  const dirty = page.locator('.tab.dirty', { hasText: 'app.py' }).first();
+  await dirty.waitFor({ state: 'visible', timeout: 10000 });
+  await dirty.click();
+  await page.keyboard.press('Control+S');
+  await H.waitFor('the fix saved in app.py', async () => fs.readFileSync(file, 'utf8') === before.replace('    """Add two numbers."""', FIXED_LINE), 10000, 200);
   await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
 });
 
@@ -499,7 +592,7 @@ step("Apply a Document answer: the diff first, and the file changes only on Acce
   await wb.openFile('app.py', 'alpha');
   await page.keyboard.press('Control+A');
   await wb.command('ModelWire: Document');
-  await routingLine(13, /document app\.py .* succeeded$/, 60000, { ui: false });
+  await nextRouting(/document app\.py .* succeeded$/, 60000, { ui: false });
   const frame = await H.waitFor('the Document panel', async () => wb.runPanelFrame('Document · app.py'), 15000, 200);
   await H.waitFor('a code block with Apply', async () => (await frame.locator('button[data-act="apply"]').count()) > 0, 15000, 200);
   await docShot('document-panel', 'vscode-run-panel.png');
@@ -559,6 +652,69 @@ step('the ModelWire view: connections with the default marked, and the runs', as
   await docShot('modelwire-view', 'vscode-view.png');
 });
 
+/** The rows of the Runs tree in the ModelWire view (label and description). */
+function runsPane() {
+  return page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) }).first();
+}
+
+async function runRows() {
+  return (await runsPane().locator('.monaco-list-row').allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' ').replace(/\s+/g, ' '));
+}
+
+/** Hover a Runs row matching `re` and click its inline action `title`. */
+async function clickRunAction(re, title) {
+  const row = runsPane().locator('.monaco-list-row', { hasText: re }).first();
+  await row.hover();
+  await row.locator(`.actions .action-label[aria-label="${title}"]`).first().click();
+}
+
+step('the Runs tree filtered by outcome shows only those runs', async () => {
+  await wb.command('ModelWire: Filter Runs by Outcome…');
+  await wb.pick('Show runs', 'Cancelled');
+  await H.waitFor('only cancelled runs listed', async () => {
+    const rows = await runRows();
+    return rows.length >= 3 && rows.every((r) => /cancelled/.test(r));
+  }, 10000, 200);
+  const rows = await runRows();
+  assert.ok(rows.some((r) => /explain · app\.py/.test(r)), `the cancelled Explain runs are there: ${rows.join(' | ')}`);
+  await docShot('runs-filtered', 'vscode-runs-filter.png');
+  await wb.command('ModelWire: Filter Runs by Outcome…');
+  await wb.pick('Show runs', 'All runs');
+  await H.waitFor('every run listed again', async () => (await runRows()).some((r) => /succeeded/.test(r)), 10000, 200);
+});
+
+step('cancel a running run from the Runs tree', async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: SLOW_REPLY, chunkDelay: 0.3 } });
+  await runExplain('app.py', 'alpha');
+  await H.waitFor('some streamed words', async () => /word[1-9]/.test(await wb.runPanelsText()), 20000, 100);
+  await H.waitFor('the running run in the tree', async () => (await runRows()).some((r) => /explain · app\.py.*running/.test(r)), 10000, 200);
+  await docShot('runs-running', 'vscode-runs-running.png');
+  await clickRunAction(/running/, 'Cancel This Run');
+  const line = await nextRouting(/(cancelled|succeeded)$/, 30000, { ui: false });
+  assert.match(line, /explain app\.py → "Local Ollama" .* cancelled$/);
+  assert.ok(!(await wb.runPanelsText()).includes('word59'), 'the stream stopped before its end');
+  await H.waitFor('the tree shows it cancelled', async () => {
+    const rows = await runRows();
+    return !rows.some((r) => /running/.test(r)) && /explain · app\.py.*cancelled/.test(rows[0] ?? '');
+  }, 10000, 200);
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { reset: true });
+});
+
+step('re-run a finished run from the Runs tree: a new run of the same agent on the same file', async () => {
+  await wb.clearNotifications();
+  await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: OLLAMA_REPLY } });
+  assert.match((await runRows())[0] ?? '', /explain · app\.py.*cancelled/, 'the newest run is the one cancelled above');
+  await clickRunAction(/document · app\.py.*succeeded/, 'Run Again');
+  const line = await nextRouting(/(succeeded|failed.*|cancelled)$/, 60000, { ui: false });
+  assert.match(line, /document app\.py → "Local Ollama" provider=ollama .* succeeded$/);
+  await H.waitFor('the new run on top of the tree', async () => {
+    const rows = await runRows();
+    return /document · app\.py.*succeeded/.test(rows[0] ?? '');
+  }, 10000, 200);
+  await H.waitFor('its answer in the Document panel', async () => (await wb.runPanelsText()).includes('The add function returns'), 10000, 200);
+});
+
 step('chat in the ModelWire view, with a follow-up that carries the conversation', async () => {
   await wb.clearNotifications();
   await H.httpJson('POST', `${env.ollama.url}/__control`, { behave: { reply: OLLAMA_REPLY } });
@@ -591,7 +747,36 @@ step('chat in the ModelWire view, with a follow-up that carries the conversation
   assert.match(followUp, /The conversation so far:[^"]*User: What does add do\?[^"]*Assistant: The add function returns/);
   assert.match(followUp, /Question:\\nAnd with strings\?/);
   assert.match(followUp, /def add\(a, b\)/, 'the open file was attached');
+  // Every chat turn is a run with its routing line, like any other.
+  for (let i = 0; i < 2; i++) assert.match(await nextRouting(/succeeded$/, 10000, { ui: false }), /chat app\.py → "Local Ollama" provider=ollama /);
   await docShot('chat', 'vscode-chat.png');
+});
+
+step('Ctrl+Alt+M then E runs Explain on the open file', async () => {
+  await wb.clearNotifications();
+  await wb.openFile('app.py', 'alpha');
+  // Quick Open leaves the focus in the editor: the chord's `editorTextFocus` holds.
+  await page.keyboard.press('Control+Alt+KeyM');
+  await H.waitFor('the chord waiting for its second key', async () => /\(Ctrl\+Alt\+M\) was pressed/.test(await page.locator('.part.statusbar').innerText()), 5000, 100);
+  await page.keyboard.press('KeyE');
+  const line = await nextRouting(/(succeeded|failed.*)$/, 90000, { ui: false });
+  assert.match(line, /explain app\.py → "Local Ollama" provider=ollama model=llama3\.2 .* succeeded$/);
+  await H.waitFor('the answer in the Explain panel', async () => /Explain · app\.py[\s\S]*The add function returns/.test(await wb.runPanelsText()), 10000, 200);
+});
+
+step('the Get Started walkthrough shows ModelWire\'s steps', async () => {
+  await wb.command('Welcome: Open Walkthrough...');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.fill('ModelWire');
+  await H.waitFor('the ModelWire walkthrough in the list', async () => /Get Started with ModelWire/.test(await page.locator('.quick-input-list .monaco-list-row').first().innerText().catch(() => '')), 10000, 200);
+  await page.keyboard.press('Enter');
+  const steps = page.locator('.gettingStartedContainer .getting-started-step');
+  await H.waitFor('the walkthrough page', async () => (await steps.count()) >= 4, 15000, 200);
+  const text = (await page.locator('.gettingStartedContainer').innerText()).replace(/\u00a0/g, ' ');
+  for (const title of ['Get Started with ModelWire', 'Check the sidecar', 'Explain a file', 'Add a real model', 'Choose per folder']) {
+    assert.ok(text.includes(title), `the walkthrough shows "${title}": ${text.slice(0, 400)}`);
+  }
+  await docShot('walkthrough', 'vscode-walkthrough.png');
 });
 
 step('the sidecar was never restarted by the setting changes', async () => {
@@ -599,6 +784,64 @@ step('the sidecar was never restarted by the setting changes', async () => {
   const starts = countInFiles(logs, 'Starting the sidecar:');
   assert.equal(starts, 1, 'one "Starting the sidecar" line in the ModelWire Server channel');
 });
+
+step('Connect to Shared Model refuses a malformed Server ID in its password box', async () => {
+  // A real share host needs Hyperswarm in a network namespace; this step covers the editor
+  // side a user meets first. The flows behind it are unit-tested (test/connectPeer.test.ts).
+  await wb.command('ModelWire: Connect to Shared Model');
+  await wb.waitQuickTitle('Connect to Shared Model (1/2)');
+  const input = wb.page.locator('.quick-input-widget input.input');
+  await H.waitFor('a password box', async () => (await input.getAttribute('type')) === 'password', 5000);
+  // 0 and l are not base58: the box says so and does not accept the value.
+  await input.fill('0l0l-not-a-server-id-0l0l-not-a-server-id');
+  await wb.page.keyboard.press('Enter');
+  const message = wb.page.locator('.quick-input-widget .quick-input-message');
+  await H.waitFor('the validation message', async () => /base58 letters and digits only/.test(await message.innerText().catch(() => '')), 10000, 200);
+  assert.ok(await wb.quickInputVisible(), 'Enter did not accept a malformed Server ID');
+  assert.ok(!(await message.innerText()).includes('0l0l-not'), 'the message does not echo the value');
+  await docShot('connect-shared-bad-id', 'vscode-connect-shared-bad-id.png');
+  await wb.page.keyboard.press('Escape');
+  const added = (await wb.notificationTexts()).filter((t) => /Shared model/.test(t));
+  assert.deepEqual(added, [], 'no connection was made');
+});
+
+step('a wrong interpreter: "Set Interpreter" opens the setting in a remote window, and fixing it there starts the sidecar', async () => {
+  await wb.clearNotifications();
+  await wb.command('View: Close All Editor Groups');
+  // A typo in the User tab of the settings, as a user makes it.
+  await wb.command('Preferences: Open User Settings');
+  const editor = page.locator('.settings-editor');
+  await editor.waitFor({ state: 'visible', timeout: 15000 });
+  await page.keyboard.type('modelwire.server.python');
+  const item = editor.locator('.setting-item-contents', { hasText: 'Server: Python' }).first();
+  await item.waitFor({ state: 'visible', timeout: 15000 });
+  const missing = path.join(env.root, 'no-such-venv', 'bin', 'python');
+  await item.locator('input').first().fill(missing);
+  await item.locator('input').first().press('Enter');
+  const toast = await wb.waitNotification(/ModelWire cannot start: the interpreter .* was not found/, 60000);
+  await H.waitFor('the status bar says so', async () => /not running/.test(await wb.statusText()), 10000, 200);
+  // Close the settings (and forget the search) so that only "Set Interpreter" can show the setting again.
+  await wb.command('View: Close All Editor Groups');
+  await editor.waitFor({ state: 'detached', timeout: 10000 });
+  await docShot('interpreter-missing', 'vscode-interpreter-missing.png');
+  await toast.locator('.monaco-button', { hasText: 'Set Interpreter' }).first().click();
+  await editor.waitFor({ state: 'visible', timeout: 15000 });
+  await H.waitFor('the modelwire.server.python setting in the settings tab', async () => (await item.count()) > 0 && (await item.isVisible()), 15000, 200);
+  const shown = (await editor.innerText()).replace(/\u00a0/g, ' ');
+  assert.ok(!/No Settings Found/i.test(shown), `the tab shows settings: ${shown.slice(0, 300)}`);
+  const tab = (await editor.locator('.settings-tabs-widget .action-item .checked').first().innerText().catch(() => '')).trim();
+  H.log(`Set Interpreter opened the "${tab}" settings tab`);
+  assert.match(tab, /Remote/, `a remote window opens the Remote tab, where the machine setting lives: "${tab}"`);
+  await docShot('set-interpreter', 'vscode-set-interpreter.png');
+  // Fix it where it was opened: the interpreter that has modelwire.
+  await item.locator('input').first().fill(H.PYTHON);
+  await item.locator('input').first().press('Enter');
+  await H.waitFor('the sidecar running again', async () => {
+    const text = await wb.statusText();
+    return /·/.test(text) && !/starting|not running/i.test(text);
+  }, 60000, 250);
+  await wb.command('View: Close All Editor Groups');
+}, 150000);
 
 step('the API key is nowhere in logs, settings, the output or the workspace', async () => {
   await showOutput();
