@@ -123,3 +123,14 @@ export function missingModelwireMessage(interp: Interpreter, detail: string): st
     'or set modelwire.server.python to an interpreter that has it.'
   );
 }
+
+/**
+ * The command and argument that open the settings at `setting` ("Set Interpreter"). In a
+ * remote window (code-server, SSH, WSL, Codespaces) the machine-scoped setting is listed
+ * only in the Remote tab. Both commands take an options object: openRemoteSettings drops a
+ * plain string argument, and opened the Remote tab without the search.
+ */
+export function interpreterSettingCommand(remoteName: string | undefined, setting: string): [string, { query: string }] {
+  const command = remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings';
+  return [command, { query: setting }];
+}

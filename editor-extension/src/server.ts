@@ -13,7 +13,7 @@ import {
 } from 'vscode-languageclient/node';
 import * as P from './protocol';
 import { PythonExtension } from '@vscode/python-extension';
-import { Interpreter, interpreterCandidates, missingModelwireMessage, probeModelwire } from './python';
+import { Interpreter, interpreterCandidates, interpreterSettingCommand, missingModelwireMessage, probeModelwire } from './python';
 import { Redactor } from './redact';
 import { PYTHON_SETTING, SECTION } from './settings';
 import { SidecarState, SidecarStatus } from './statusBar';
@@ -76,8 +76,8 @@ export async function pythonExtensionInterpreter(resource: vscode.Uri | undefine
 
 /** "Set Interpreter": in a remote window (code-server, SSH, WSL) machine settings live in the Remote tab. */
 export async function openInterpreterSetting(): Promise<void> {
-  const command = vscode.env.remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings';
-  await vscode.commands.executeCommand(command, PYTHON_SETTING);
+  const [command, options] = interpreterSettingCommand(vscode.env.remoteName, PYTHON_SETTING);
+  await vscode.commands.executeCommand(command, options);
 }
 
 export class SidecarManager implements Sidecar, SidecarStatus, vscode.Disposable {

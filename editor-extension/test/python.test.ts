@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { test } from 'node:test';
-import { expandSetting, interpreterCandidates, missingModelwireMessage, probeModelwire, resolveInterpreter } from '../src/python';
+import { expandSetting, interpreterCandidates, interpreterSettingCommand, missingModelwireMessage, probeModelwire, resolveInterpreter } from '../src/python';
 
 test('the setting wins, then the Python extension, then python3', async () => {
   const ext = async () => '/envs/py/bin/python';
@@ -43,4 +43,11 @@ test('without a setting, a workspace .venv is tried after the Python extension a
   assert.deepEqual(candidates.map((c) => `${c.source}:${c.command}`), ['python-extension:/envs/py/bin/python', 'workspace-venv:/w/app/.venv/bin/python', 'default:python3']);
   // A setting is the user's explicit choice: never silently replaced by another interpreter.
   assert.deepEqual(await interpreterCandidates({ setting: '/opt/py', pythonExtension: async () => '/x', workspaceFolders: ['/w/app'], exists }), [{ command: '/opt/py', source: 'setting' }]);
+});
+
+test('"Set Interpreter" searches for the setting in the Remote tab of a remote window, else in the User tab', () => {
+  // An options object, never a bare string: openRemoteSettings ignores a string argument.
+  assert.deepEqual(interpreterSettingCommand('ssh-remote', 'modelwire.server.python'), ['workbench.action.openRemoteSettings', { query: 'modelwire.server.python' }]);
+  assert.deepEqual(interpreterSettingCommand('127.0.0.1:8080', 'modelwire.server.python')[0], 'workbench.action.openRemoteSettings');
+  assert.deepEqual(interpreterSettingCommand(undefined, 'modelwire.server.python'), ['workbench.action.openSettings', { query: 'modelwire.server.python' }]);
 });

@@ -808,12 +808,16 @@ step('Connect to Shared Model refuses a malformed Server ID in its password box'
 step('a wrong interpreter: "Set Interpreter" opens the setting in a remote window, and fixing it there starts the sidecar', async () => {
   await wb.clearNotifications();
   await wb.command('View: Close All Editor Groups');
-  // A typo in the User tab of the settings, as a user makes it.
+  // A typo in the settings, as a user makes it. In a remote window (code-server) the User
+  // tab does not list this machine-scoped setting ("No Settings Found"): the Remote tab does.
   await wb.command('Preferences: Open User Settings');
   const editor = page.locator('.settings-editor');
   await editor.waitFor({ state: 'visible', timeout: 15000 });
   await page.keyboard.type('modelwire.server.python');
   const item = editor.locator('.setting-item-contents', { hasText: 'Server: Python' }).first();
+  await H.waitFor('the User tab searched', async () => /No Settings Found|Server: Python/.test(await editor.innerText()), 10000, 200);
+  H.log(`the User tab ${/No Settings Found/.test(await editor.innerText()) ? 'says "No Settings Found"' : 'lists the setting'} for modelwire.server.python`);
+  await editor.locator('.settings-tabs-widget .action-label', { hasText: 'Remote' }).first().click();
   await item.waitFor({ state: 'visible', timeout: 15000 });
   const missing = path.join(env.root, 'no-such-venv', 'bin', 'python');
   await item.locator('input').first().fill(missing);
