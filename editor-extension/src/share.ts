@@ -28,6 +28,8 @@ interface Session {
 
 export class ShareController implements vscode.Disposable {
   private session: Session | undefined;
+  /** The panel of the last share, kept to show how it ended; replaced by the next share's. */
+  private ended: vscode.WebviewPanel | undefined;
   private readonly item: vscode.StatusBarItem;
 
   constructor(
@@ -57,6 +59,9 @@ export class ShareController implements vscode.Disposable {
   }
 
   private start(python: string, choice: ShareChoice): void {
+    // One panel per window: a stopped share's panel would read like a second share.
+    this.ended?.dispose();
+    this.ended = undefined;
     const what = `${choice.connection.name} · ${choice.model ?? 'its default model'}${choice.agent ? ` · agent ${choice.agent}` : ''}`;
     const panel = vscode.window.createWebviewPanel('modelwire.share', 'ModelWire: Sharing', vscode.ViewColumn.Active, {
       enableScripts: true,
@@ -88,6 +93,7 @@ export class ShareController implements vscode.Disposable {
     });
     panel.onDidDispose(() => {
       session.closed = true;
+      if (this.ended === panel) this.ended = undefined;
       if (this.session === session && session.process.running) {
         this.stop();
         void this.deps.ui.info('ModelWire: sharing stopped because its panel was closed.');
@@ -126,6 +132,7 @@ export class ShareController implements vscode.Disposable {
     session.model.error = error;
     if (this.session === session) {
       this.session = undefined;
+      if (!session.closed) this.ended = session.panel;
       this.item.hide();
       void vscode.commands.executeCommand('setContext', 'modelwire.sharing', false);
     }
@@ -158,6 +165,7 @@ export class ShareController implements vscode.Disposable {
 
   dispose(): void {
     this.session?.process.stop();
+    this.ended?.dispose();
     this.item.dispose();
   }
 }

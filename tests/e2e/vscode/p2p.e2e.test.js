@@ -57,7 +57,7 @@ function step(name, fn, timeoutMs = 120000) {
     const started = Date.now();
     try {
       await fn(t);
-      summary.steps[name.slice(0, 2).trim()] = (Date.now() - started) / 1000;
+      summary.steps[name.split(' ')[0]] = (Date.now() - started) / 1000;
       if (wb) await wb.shot(name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60));
     } catch (err) {
       broken = true;
@@ -347,7 +347,33 @@ after(async () => {
   }
 });
 
+step('0. Connect to Shared Model refuses a malformed Server ID in the box: not echoed, nothing created', async () => {
+  await wb.openFile('app.py');
+  await runCommand('ModelWire: Connect to Shared Model');
+  const title = 'Connect to Shared Model (1/2): Server ID';
+  await wb.waitQuickTitle(title);
+  const input = page.locator('.quick-input-widget input.input');
+  await H.waitFor('a password box', async () => (await input.getAttribute('type')) === 'password', 5000);
+  // 0, O, I and l are not base58: a value someone mistyped from the host's screen.
+  const typo = 'O0Il'.repeat(11);
+  await input.fill(typo);
+  const message = await H.waitFor('the validation message', async () => {
+    const text = (await page.locator('.quick-input-widget .quick-input-message').innerText().catch(() => '')).trim();
+    return text.includes('base58') ? text : false;
+  }, 10000, 100);
+  assert.match(message, /A Server ID uses base58 letters and digits only \(no 0, O, I or l\)/);
+  assert.ok(!message.includes(typo), 'the value is not echoed');
+  await page.keyboard.press('Enter');
+  await wb.waitQuickTitle(title); // still there: Enter did not accept it
+  await wb.shot('connect-bad-server-id');
+  await page.keyboard.press('Escape');
+  const listed = JSON.parse(mw(env.childEnv.MODELWIRE_HOME, ['connections', 'list', '--json']).stdout);
+  assert.ok(listed.connections.some((c) => c.name === 'Window Ollama'), "the listing is the window's");
+  assert.deepEqual(listed.connections.filter((c) => c.providerId === 'peer'), [], 'no peer connection was made');
+});
+
 step('1. Connect to Shared Model: the peer connection is tested and shown in the ModelWire view', async () => {
+  await wb.clearNotifications();
   await wb.openFile('app.py');
   await runCommand('ModelWire: Connect to Shared Model');
   await wb.type('Connect to Shared Model (1/2): Server ID', env.host.serverId, { password: true });
@@ -471,6 +497,8 @@ step('4. Share Model from the window: a client connects with the copied Server I
 
   await panel.locator('#copy').click();
   await wb.waitNotification(/Server ID copied/);
+  // The QR code is drawn (segno, a dependency) and hidden with the Server ID until Show.
+  assert.equal(await panel.locator('#qrbox.hidden img[src^="data:image/png;base64,"]').count(), 1, 'a hidden QR code');
   const copied = (await page.evaluate(() => navigator.clipboard.readText())).trim();
   assert.match(copied, SERVER_ID, 'the clipboard holds a Server ID');
   assert.notEqual(copied, env.host.serverId);
@@ -512,8 +540,33 @@ step('4. Share Model from the window: a client connects with the copied Server I
   await H.httpJson('POST', `${env.windowOllama.url}/__control`, { reset: true });
 }, 180000);
 
+step('4b. sharing again draws a new Server ID; closing its panel stops it and says so', async () => {
+  await wb.clearNotifications();
+  await runCommand('ModelWire: Share Model');
+  await wb.pick('Share Model (1/3): connection', 'Window Ollama');
+  await wb.pick('Share Model (2/3): model of Window Ollama', 'llama3.2');
+  await wb.pick('Share Model (3/3): agent (optional)', 'No agent');
+  await H.waitFor('the sharing status bar item Ready', async () => /Sharing · 0 clients · Ready/.test(await sharingStatus()), 60000, 250);
+  const panel = await frameWith('#copy', 'the new share panel', 30000);
+  // The stopped share's panel made way for this one: one Sharing tab, not two.
+  await H.waitFor('one Sharing tab', async () => (await wb.tabs()).filter((t) => t.includes('ModelWire: Sharing')).length === 1, 10000, 200);
+  await panel.locator('#copy').click();
+  const copied = await H.waitFor('a new Server ID on the clipboard', async () => {
+    const text = (await page.evaluate(() => navigator.clipboard.readText())).trim();
+    return SERVER_ID.test(text) && !env.serverIds.includes(text) ? text : false;
+  }, 10000, 200);
+  env.serverIds.push(copied);
+  const stops = channelLines().filter((l) => l === '[share] stopped').length;
+  const tab = page.locator('.tab', { hasText: 'ModelWire: Sharing' }).first();
+  await tab.hover();
+  await tab.locator('.codicon-close, .action-label.codicon-close').first().click();
+  await wb.waitNotification(/sharing stopped because its panel was closed/);
+  await H.waitFor('the sharing status bar item gone', async () => (await sharingStatus()) === '', 15000, 250);
+  await H.waitFor('a second "[share] stopped"', async () => channelLines().filter((l) => l === '[share] stopped').length === stops + 1, 15000, 250);
+});
+
 step('5. no Server ID in the output channels, logs, settings or data folders', async () => {
-  assert.equal(env.serverIds.length, 2);
+  assert.equal(env.serverIds.length, 3);
   // Flush the output channels to their files (a restart writes and reopens them).
   await wb.command('ModelWire: Restart Server').catch(() => undefined);
   await H.waitFor('restart done', async () => !(await wb.statusText()).includes('starting'), 30000, 250);
