@@ -13,7 +13,7 @@ import { LineLog, RunHost, RunOutput, RunOutputs } from './runHost';
 import { RecoveryDeps, reportFailure, reportNotice, suggestRealModel } from './runRecovery';
 import { progressMessage, RunTracker, TrackedRun } from './runTracker';
 import { RunView } from './runView';
-import { SettingsStore, Sidecar, Ui } from './ui';
+import { CancelToken, Progress, SettingsStore, Sidecar, Ui } from './ui';
 
 /** What a run is about: a document, maybe a range, and the folder whose settings apply. */
 export interface RunTarget {
@@ -29,7 +29,17 @@ export interface RunOptions {
   prompt?: string;
   /** Show the run here instead of its (file, agent) panel (the chat view). */
   output?: RunOutput;
+  /**
+   * Show a progress notification with Cancel (default). The chat view says "false": its
+   * transcript shows the progress and its Stop button cancels, so a notification per turn
+   * would only pile up over the view.
+   */
+  notify?: boolean;
 }
+
+/** The progress and token of a run shown without a notification: its own view reports. */
+const SILENT: Progress = { report: () => undefined };
+const NEVER: CancelToken = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose: () => undefined }) };
 
 export interface RunControllerDeps {
   sidecar: Sidecar;
@@ -165,7 +175,7 @@ export class RunController {
     let record: P.RunRecord | undefined;
     let failure: ErrorInfo | undefined;
     try {
-      record = await this.d.ui.progress(`ModelWire: ${agent.title} on ${file}`, true, async (progress, token) => {
+      const task = async (progress: Progress, token: CancelToken): Promise<P.RunRecord> => {
         progressReport = (message) => progress.report(message);
         progressReport(progressMessage(run));
         token.onCancellationRequested(cancel);
@@ -178,7 +188,8 @@ export class RunController {
           ...(options.prompt ? { prompt: options.prompt } : {}),
         };
         return this.d.sidecar.request<P.RunRecord>(P.START_RUN, params, requestCancel.token);
-      });
+      };
+      record = options.notify === false ? await task(SILENT, NEVER) : await this.d.ui.progress(`ModelWire: ${agent.title} on ${file}`, true, task);
       this.d.tracker.settle(run, record.runId);
     } catch (err) {
       failure = toErrorInfo(err);

@@ -157,3 +157,20 @@ test('with no file open, running an agent says to open one', async () => {
   assert.equal(await h.runs.runAgent('file'), undefined);
   assert.match(h.ui.shown[0].text, /open a file first/);
 });
+
+test('a run with its own view (a chat turn) shows no progress notification; a panel run does', async () => {
+  const h = harness([], (_p, emit) => {
+    emit({ kind: 'started', routing: routingOf(OLLAMA, 'explicit') });
+    emit({ kind: 'delta', text: 'An answer.' });
+    emit({ kind: 'end', status: 'succeeded', errorCode: null });
+    return record(routingOf(OLLAMA, 'explicit'), 'succeeded', { output: 'An answer.' });
+  });
+  const output = { bind: () => undefined, update: () => undefined, onClosed: () => undefined };
+  const chat = await h.runs.start(EXPLAIN, { uri: FILE }, { output, notify: false });
+  assert.equal(chat?.status, 'succeeded');
+  assert.deepEqual(h.ui.shown.filter((s) => s.kind === 'progress'), [], 'no notification for the chat turn');
+  assert.match(h.log.lines[0], /explain app\.py → "Local Ollama".*succeeded$/, 'the turn still has its routing line');
+  await h.runs.start(EXPLAIN, { uri: FILE });
+  const shown = h.ui.shown.find((s) => s.kind === 'progress')?.text ?? '';
+  assert.equal(shown, 'ModelWire: Explain on app.py', 'a panel run keeps its notification with Cancel');
+});

@@ -121,7 +121,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     };
     this.draw();
     try {
-      await this.runs.start(agent, target, { connectionId: this.connection?.id, prompt: built.prompt, output });
+      await this.runs.start(agent, target, { connectionId: this.connection?.id, prompt: built.prompt, output, notify: false });
     } finally {
       this.stop = undefined;
       turn.answer = turn.view?.output ?? turn.answer;
