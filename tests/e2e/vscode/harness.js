@@ -234,6 +234,39 @@ function installExtension(root, vsix, env) {
   });
 }
 
+/**
+ * Package an unpacked extension folder (package.json + its files) as a .vsix under
+ * `root` and install it like the ModelWire one: for test doubles of other extensions
+ * (python-extension-double/). The zip is written by the .venv's Python (zipfile), so no
+ * packaging tool is needed; a .vsix is a zip with the files under extension/.
+ */
+function installFolderExtension(root, folder, env) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(folder, 'package.json'), 'utf8'));
+  const vsix = path.join(root, `${manifest.publisher}.${manifest.name}-${manifest.version}.vsix`);
+  const xml = [
+    '<?xml version="1.0" encoding="utf-8"?>',
+    '<PackageManifest Version="2.0.0" xmlns="http://schemas.microsoft.com/developer/vsx-schema/2011">',
+    `<Metadata><Identity Language="en-US" Id="${manifest.name}" Version="${manifest.version}" Publisher="${manifest.publisher}"/>`,
+    `<DisplayName>${manifest.displayName ?? manifest.name}</DisplayName><Description xml:space="preserve">test double</Description>`,
+    `<Properties><Property Id="Microsoft.VisualStudio.Code.Engine" Value="${manifest.engines.vscode}"/></Properties></Metadata>`,
+    '<Installation><InstallationTarget Id="Microsoft.VisualStudio.Code"/></Installation><Dependencies/>',
+    '<Assets><Asset Type="Microsoft.VisualStudio.Code.Manifest" Path="extension/package.json" Addressable="true"/></Assets>',
+    '</PackageManifest>',
+  ].join('\n');
+  const script = [
+    'import os, sys, zipfile',
+    'folder, out, xml = sys.argv[1:4]',
+    "with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:",
+    "    z.writestr('extension.vsixmanifest', xml)",
+    "    z.writestr('[Content_Types].xml', '<?xml version=\"1.0\" encoding=\"utf-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\".json\" ContentType=\"application/json\"/><Default Extension=\".js\" ContentType=\"application/javascript\"/><Default Extension=\".vsixmanifest\" ContentType=\"text/xml\"/></Types>')",
+    '    for name in sorted(os.listdir(folder)):',
+    "        z.write(os.path.join(folder, name), 'extension/' + name)",
+  ].join('\n');
+  execFileSync(PYTHON, ['-c', script, folder, vsix, xml], { timeout: 30000 });
+  installExtension(root, vsix, env);
+  return vsix;
+}
+
 async function startCodeServer(procs, root, workspaceFile, env) {
   const port = await freePort();
   const child = procs.spawn('code-server', CODE_SERVER, [
@@ -480,5 +513,5 @@ class Workbench {
 module.exports = {
   REPO, PYTHON, CODE_SERVER, CHROMIUM, ARTIFACTS,
   log, waitFor, freePort, httpJson, Processes, startDouble, startLlama, makeRoot, childEnv,
-  findVsix, installExtension, startCodeServer, Workbench,
+  findVsix, installExtension, installFolderExtension, startCodeServer, Workbench,
 };

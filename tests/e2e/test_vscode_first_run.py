@@ -1,0 +1,113 @@
+"""A new user's first run of the VS Code extension, in pytest: tests/e2e/vscode/
+first_run.e2e.test.js in a real VS Code (code-server 4.100.3 + Debian's Chromium +
+playwright-core) with no ModelWire setting, no connection and a copy of samples/ as the
+workspace, run as a subprocess whose verdict becomes this test's.
+
+Two launches: the interpreter from the workspace's `.venv`, then from the Python extension
+(a test double, tests/e2e/vscode/python-extension-double/). The first run answers on the
+Embedded model, so that is a real peer here too. Screenshots and timings land in
+test-artifacts/vscode-first-run/; docs/editors/vscode.md ("First run") shows the best.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from tests.conftest import IN_CI, require_peer
+from tests.e2e.test_vscode import (
+    CHROMIUM,
+    CODE_SERVER,
+    EXTENSION,
+    HARNESS,
+    REPO,
+    missing_or_fail,
+    node_or_fail,
+    node_test_summary,
+)
+
+from modelwire.adapters.embedded import embedded_status
+
+pytestmark = pytest.mark.real_peer("vscode")
+
+ARTIFACTS = REPO / "test-artifacts" / "vscode-first-run"
+E2E_TIMEOUT_S = 600  # the suite bounds itself at 9 minutes; this is the backstop
+
+
+def test_first_run_in_code_server_finds_python_and_answers_on_embedded() -> None:
+    node = node_or_fail()
+    vsix = sorted(EXTENSION.glob("modelwire-*.vsix"))
+    playwright = HARNESS / "node_modules" / "playwright-core"
+    missing_or_fail(
+        [
+            what
+            for what, ok in [
+                (f"code-server 4.100.3 at {CODE_SERVER.relative_to(REPO)}", CODE_SERVER.exists()),
+                (f"Chromium at {CHROMIUM}", CHROMIUM.exists()),
+                ("the packaged extension (editor-extension/modelwire-*.vsix)", bool(vsix)),
+                ("playwright-core (tests/e2e/vscode)", playwright.is_dir()),
+                ("the .venv (scripts/setup)", (REPO / ".venv" / "bin" / "python").exists()),
+            ]
+            if not ok
+        ]
+    )
+    available, reason = embedded_status()
+    require_peer(available, f"the Embedded model ({reason})", "run scripts/setup --all")
+    command = [node, "--test-reporter=spec", str(HARNESS / "first_run.e2e.test.js")]
+    if not os.environ.get("MODELWIRE_TEST_KEYRING"):
+        command = [str(REPO / "scripts" / "with-keyring"), *command]
+    try:
+        result = subprocess.run(
+            command,
+            cwd=REPO,
+            env={**os.environ, "CI": "true" if IN_CI else "false"},
+            capture_output=True,
+            text=True,
+            timeout=E2E_TIMEOUT_S,
+            start_new_session=True,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"the first-run e2e ran over {E2E_TIMEOUT_S} s; screenshots in {ARTIFACTS}\n"
+            f"{exc.stdout!s:.4000}"
+        )
+    summary = node_test_summary(result.stdout)
+    report = (
+        f"{result.stdout[-8000:]}\n--- stderr ---\n{result.stderr[-3000:]}\n"
+        f"screenshots and logs: {ARTIFACTS}"
+    )
+    assert result.returncode == 0, report
+    assert summary.get("fail") == 0 and summary.get("skipped") == 0, report
+    assert summary.get("pass") == summary.get("tests", 0) > 0, report
+    # The figures of this run (not asserted: the machine is shared) for whoever reads -s.
+    timings = ARTIFACTS / "timings.json"
+    if timings.exists():
+        print(json.dumps(json.loads(timings.read_text()), indent=2))
+
+
+def test_python_extension_double_matches_the_api_package() -> None:
+    """The double exports what @vscode/python-extension declares: the environments members
+    the extension reads, so a rename there fails here rather than in the editor."""
+    declared = EXTENSION / "node_modules" / "@vscode" / "python-extension" / "out" / "main.d.ts"
+    missing_or_fail([] if declared.exists() else ["editor-extension/node_modules (npm ci)"])
+    double = (HARNESS / "python-extension-double" / "extension.js").read_text()
+    text = declared.read_text()
+    for member in (
+        "getActiveEnvironmentPath",
+        "resolveEnvironment",
+        "onDidChangeActiveEnvironmentPath",
+        "known",
+        "refreshEnvironments",
+        "updateActiveEnvironmentPath",
+        "getEnvironmentVariables",
+        "onDidEnvironmentVariablesChange",
+        "onDidChangeEnvironments",
+    ):
+        assert member in text, f"@vscode/python-extension no longer declares {member}"
+        assert member in double, f"the double lacks environments.{member}"
+    manifest = json.loads((HARNESS / "python-extension-double" / "package.json").read_text())
+    assert f"{manifest['publisher']}.{manifest['name']}" == "ms-python.python"
+    assert Path(HARNESS / "python-extension-double" / manifest["main"]).exists()
