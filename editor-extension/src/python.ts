@@ -104,6 +104,28 @@ export async function probeModelwire(command: string, exec: Exec = execProcess):
   return { ok: false, detail: lines[lines.length - 1] || `exit code ${result.code}` };
 }
 
+/**
+ * The first candidate that can import modelwire; failing all, the best one with its probe.
+ * Every candidate passed over is logged with why (`Tried … (python-extension): No module
+ * named 'modelwire'`), so the user sees why, e.g., the Python extension's interpreter was
+ * not used; the one chosen is left to the "Starting the sidecar" line.
+ */
+export async function pickInterpreter(
+  candidates: Interpreter[],
+  log: (line: string) => void,
+  probe: (command: string) => Promise<ProbeResult> = (command) => probeModelwire(command),
+): Promise<{ interpreter: Interpreter; probe: ProbeResult }> {
+  const first = { interpreter: candidates[0], probe: await probe(candidates[0].command) };
+  if (first.probe.ok || candidates.length === 1) return first;
+  log(`Tried ${first.interpreter.command} (${first.interpreter.source}): ${first.probe.detail}`);
+  for (const next of candidates.slice(1)) {
+    const tried = await probe(next.command);
+    if (tried.ok) return { interpreter: next, probe: tried };
+    log(`Tried ${next.command} (${next.source}): ${tried.detail}`);
+  }
+  return first;
+}
+
 /** The notification shown when the interpreter cannot run the sidecar, with the fix. */
 export function missingModelwireMessage(interp: Interpreter, detail: string): string {
   const where =

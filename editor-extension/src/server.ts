@@ -13,7 +13,7 @@ import {
 } from 'vscode-languageclient/node';
 import * as P from './protocol';
 import { PythonExtension } from '@vscode/python-extension';
-import { Interpreter, interpreterCandidates, interpreterSettingCommand, missingModelwireMessage, probeModelwire } from './python';
+import { Interpreter, interpreterCandidates, interpreterSettingCommand, missingModelwireMessage, pickInterpreter } from './python';
 import { Redactor } from './redact';
 import { PYTHON_SETTING, SECTION } from './settings';
 import { SidecarState, SidecarStatus } from './statusBar';
@@ -127,17 +127,7 @@ export class SidecarManager implements Sidecar, SidecarStatus, vscode.Disposable
       pythonExtension: () => pythonExtensionInterpreter(folder?.uri),
     });
     // The first candidate that can import modelwire; failing all, report the best one.
-    let interp = candidates[0];
-    let probe = await probeModelwire(interp.command);
-    for (const next of candidates.slice(1)) {
-      if (probe.ok) break;
-      const tried = await probeModelwire(next.command);
-      this.opts.serverChannel.appendLine(`Tried ${next.command} (${next.source}): ${tried.ok ? 'has modelwire' : tried.detail}`);
-      if (tried.ok) {
-        interp = next;
-        probe = tried;
-      }
-    }
+    const { interpreter: interp, probe } = await pickInterpreter(candidates, (line) => this.opts.serverChannel.appendLine(line));
     this.interpreter = interp;
     this.opts.serverChannel.appendLine(`Starting the sidecar: ${interp.command} -m modelwire serve (interpreter from ${interp.source})`);
     if (!probe.ok) {

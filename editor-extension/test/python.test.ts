@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { test } from 'node:test';
-import { expandSetting, interpreterCandidates, interpreterSettingCommand, missingModelwireMessage, probeModelwire, resolveInterpreter } from '../src/python';
+import { expandSetting, interpreterCandidates, interpreterSettingCommand, missingModelwireMessage, pickInterpreter, probeModelwire, resolveInterpreter } from '../src/python';
 
 test('the setting wins, then the Python extension, then python3', async () => {
   const ext = async () => '/envs/py/bin/python';
@@ -50,4 +50,31 @@ test('"Set Interpreter" searches for the setting in the Remote tab of a remote w
   assert.deepEqual(interpreterSettingCommand('ssh-remote', 'modelwire.server.python'), ['workbench.action.openRemoteSettings', { query: 'modelwire.server.python' }]);
   assert.deepEqual(interpreterSettingCommand('127.0.0.1:8080', 'modelwire.server.python')[0], 'workbench.action.openRemoteSettings');
   assert.deepEqual(interpreterSettingCommand(undefined, 'modelwire.server.python'), ['workbench.action.openSettings', { query: 'modelwire.server.python' }]);
+});
+
+test('the first interpreter that has modelwire is used; each one passed over is logged with why', async () => {
+  const candidates = [
+    { command: '/envs/py/bin/python', source: 'python-extension' as const },
+    { command: '/w/app/.venv/bin/python', source: 'workspace-venv' as const },
+    { command: 'python3', source: 'default' as const },
+  ];
+  const has = new Set(['/w/app/.venv/bin/python', 'python3']);
+  const probe = async (command: string) => (has.has(command) ? { ok: true, detail: '/x/modelwire/__init__.py' } : { ok: false, detail: "ModuleNotFoundError: No module named 'modelwire'" });
+  const lines: string[] = [];
+  const picked = await pickInterpreter(candidates, (l) => lines.push(l), probe);
+  assert.deepEqual(picked.interpreter, candidates[1]);
+  assert.ok(picked.probe.ok);
+  assert.deepEqual(lines, ["Tried /envs/py/bin/python (python-extension): ModuleNotFoundError: No module named 'modelwire'"]);
+
+  // None has it: the best one is reported, and every one was logged in order.
+  lines.length = 0;
+  const none = await pickInterpreter(candidates, (l) => lines.push(l), async () => ({ ok: false, detail: 'ENOENT' }));
+  assert.deepEqual(none.interpreter, candidates[0]);
+  assert.equal(none.probe.ok, false);
+  assert.deepEqual(lines.map((l) => l.split(' ')[1]), ['/envs/py/bin/python', '/w/app/.venv/bin/python', 'python3']);
+
+  // The first one works: nothing to explain.
+  lines.length = 0;
+  const ok = await pickInterpreter([candidates[2]], (l) => lines.push(l), probe);
+  assert.deepEqual([ok.interpreter, lines], [candidates[2], []]);
 });
