@@ -305,7 +305,6 @@ step('A: Explain on inventory.py streams into the run panel, on Embedded, labell
   const routing = await H.waitFor('the routing line', async () => routingLines()[0], 10000, 250);
   assert.match(routing, /explain inventory\.py → "Embedded" provider=embedded model=\S+ source=fallback first-token=\S+ \S+ total=\S+ \S+ succeeded$/);
   timings['venv.routingLine'] = routing;
-  await docShot('first-answer-embedded', 'vscode-first-run-answer.png');
 }, 200000);
 
 step('A: after the first answer the user is offered a real model; the button starts Add Connection', async () => {
@@ -314,7 +313,15 @@ step('A: after the first answer the user is offered a real model; the button sta
   const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
   assert.match(text, /small local demo model/);
   assert.match(text, /Add Ollama or an OpenAI-compatible server/);
-  await wb.shot('offer-to-add-a-connection');
+  // The toast slides in: the picture is taken once it stands still.
+  let last = '';
+  await H.waitFor('the notification to stop moving', async () => {
+    const box = JSON.stringify(await toast.boundingBox());
+    const still = box === last;
+    last = box;
+    return still;
+  }, 5000, 150);
+  await docShot('first-answer-embedded-and-offer', 'vscode-first-run-answer.png');
   await toast.locator('.monaco-button', { hasText: 'Add Connection' }).first().click();
   await wb.waitQuickTitle('Add Connection (1/5)');
   const rows = (await page.locator('.quick-input-list .monaco-list-row').allInnerTexts()).join(' | ');
