@@ -143,6 +143,8 @@ async function startLaunch(name, { venv, pythonDouble }) {
   const root = H.makeRoot();
   H.log(`${name}: temp root ${root}`);
   const procs = new H.Processes(root);
+  // Known at once, so a launch that fails half-way is still stopped (code-server included).
+  launch = { name, root, procs };
   const workspace = path.join(root, 'workspace', 'samples');
   fs.cpSync(path.join(H.REPO, 'samples'), workspace, { recursive: true });
   if (venv) fs.symlinkSync(REPO_VENV, path.join(workspace, '.venv'));
@@ -155,12 +157,12 @@ async function startLaunch(name, { venv, pythonDouble }) {
   const t0 = Date.now();
   const cs = await H.startCodeServer(procs, root, workspace, env);
   const { chromium } = require('playwright-core');
-  const browser = await chromium.launchPersistentContext(path.join(root, 'browser'), {
+  const browser = (launch.browser = await chromium.launchPersistentContext(path.join(root, 'browser'), {
     executablePath: H.CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 860 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  }));
   const page = browser.pages()[0] ?? (await browser.newPage());
   page.setDefaultTimeout(15000);
   const shots = path.join(ARTIFACTS, name);
@@ -170,7 +172,7 @@ async function startLaunch(name, { venv, pythonDouble }) {
   await page.locator('.monaco-workbench').waitFor({ timeout: 30000 });
   const loaded = Date.now();
   timings[`${name}.codeServerToWindowMs`] = loaded - t0;
-  return { name, root, procs, workspace, env, settingsFile, doubleLog, cs, browser, page, wb, loaded };
+  return Object.assign(launch, { workspace, env, settingsFile, doubleLog, cs, browser, page, wb, loaded });
 }
 
 async function stopLaunch() {
@@ -178,7 +180,7 @@ async function stopLaunch() {
   launch = undefined;
   if (!l) return;
   try {
-    await l.browser.close();
+    await l.browser?.close();
   } catch {
     /* the browser is gone */
   }
