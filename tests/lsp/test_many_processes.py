@@ -53,6 +53,10 @@ async def first_delta(s: Sidecar) -> str:
 async def test_a_second_sidecar_and_a_cli_command_leave_a_streaming_run_alone(
     ws: Workspace, slow_ollama: OllamaDouble
 ) -> None:
+    # About 9 s of stream: a second sidecar and two CLI commands start while it runs, and
+    # on 2 loaded cores those took longer than the fixture's ~2 s (the run had finished,
+    # activeRuns read 0).
+    slow_ollama.behave(reply=" ".join(f"w{i}" for i in range(60)))
     async with running(ws) as first:
         conn = await ollama_connection(first, slow_ollama.url)
         run = first.request("modelwire/startRun", run_params(ws, conn))
