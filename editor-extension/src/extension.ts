@@ -240,6 +240,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     sidecar.onDidChangeState((state) => {
       status.refresh(true, 0);
       connectionsTree.refresh();
+      runsTree.refresh();
       // When Embedded answers here, start its model server now: the first Explain then
       // waits for the model, not for the server to load it.
       if (state === 'running') {

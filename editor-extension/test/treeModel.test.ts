@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as P from '../src/protocol';
 import { statusBarText } from '../src/format';
-import { connectionNodes, runChildren, runNode, TreeRun } from '../src/views/treeModel';
+import { connectionNodes, runChildren, runNode, TreeRun, unavailableNode } from '../src/views/treeModel';
 
 const OLLAMA: P.Connection = { id: 'c1', name: 'Local Ollama', providerId: 'ollama', baseUrl: 'http://localhost:11434', defaultModel: 'llama3.2', hasSecret: false, createdAt: '', updatedAt: '' };
 const EMBEDDED: P.Connection = { ...OLLAMA, id: 'embedded', name: 'Embedded', providerId: 'embedded', baseUrl: 'managed://embedded', defaultModel: 'smollm2' };
@@ -49,4 +49,14 @@ test("a peer connection names its host and model once tested, else says the host
   const down = new Map<string, P.HealthResult>([['p1', { connectionId: 'p1', reachable: false, checkedAt: '', error: { code: 'HOST_OFFLINE', message: 'The host is not sharing.' } }]]);
   assert.match(connectionNodes(listing, down, 'alpha')[0].description ?? '', /^peer · the host's model · .* · not working$/);
   assert.equal(statusBarText(listing), "$(plug) Ana's model · the host's model");
+});
+
+test('a sidecar that cannot answer is said in the tree, never shown as "no connection yet"', () => {
+  const node = unavailableNode('connections', 'ModelWire\'s sidecar is not running: ModelWire cannot start: the interpreter "/x/python" was not found.');
+  assert.equal(node.label, 'Cannot list the connections');
+  assert.equal(node.description, 'the sidecar is not running: ModelWire cannot start: the interpreter "/x/python" was not found.');
+  assert.match(node.tooltip, /Restart Server/);
+  assert.equal(node.icon, 'warning');
+  // No inline action (test / edit / delete) applies to it.
+  assert.doesNotMatch(node.contextValue, /^modelwire\.(connection|run)/);
 });

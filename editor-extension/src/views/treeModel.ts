@@ -48,6 +48,22 @@ export function connectionNodes(listing: P.ListConnectionsResult, health: Map<st
   });
 }
 
+/**
+ * The one row a tree shows when the sidecar cannot answer (not running, a bad interpreter):
+ * an empty Connections tree would say "No connection yet", which is not true.
+ */
+export function unavailableNode(what: 'connections' | 'runs', why: string): Node {
+  return {
+    id: `unavailable:${what}`,
+    label: `Cannot list the ${what}`,
+    description: why.replace(/^ModelWire's sidecar is not running: /, 'the sidecar is not running: '),
+    tooltip: `${why}\nFix it, then run "ModelWire: Restart Server".`,
+    icon: 'warning',
+    contextValue: 'modelwire.unavailable',
+    collapsible: false,
+  };
+}
+
 export type OutcomeFilter = 'all' | 'succeeded' | 'failed' | 'cancelled' | 'active';
 
 const ICONS: Record<string, string> = {

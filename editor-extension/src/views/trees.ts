@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import * as P from '../protocol';
 import { Sidecar } from '../ui';
-import { connectionNodes, Node, OutcomeFilter, runChildren, runNode, TreeRun } from './treeModel';
+import { connectionNodes, Node, OutcomeFilter, runChildren, runNode, TreeRun, unavailableNode } from './treeModel';
 
 export class ModelWireItem extends vscode.TreeItem {
   constructor(
@@ -22,6 +22,10 @@ export class ModelWireItem extends vscode.TreeItem {
     this.contextValue = node.contextValue;
     if (run) this.command = { command: 'modelwire.openRun', title: 'Open', arguments: [this] };
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 type Folder = () => { uri: string; name: string } | undefined;
@@ -55,8 +59,8 @@ export class ConnectionsTree implements vscode.TreeDataProvider<ModelWireItem> {
     let listing: P.ListConnectionsResult;
     try {
       listing = await this.sidecar.request<P.ListConnectionsResult>(P.LIST_CONNECTIONS, folder ? { scopeUri: folder.uri } : {});
-    } catch {
-      return [];
+    } catch (err) {
+      return [new ModelWireItem(unavailableNode('connections', errorMessage(err)))];
     }
     const nodes = connectionNodes(listing, this.health, folder?.name);
     return nodes.map((n, i) => new ModelWireItem(n, listing.connections[i]));
@@ -90,8 +94,9 @@ export class RunsTree implements vscode.TreeDataProvider<ModelWireItem> {
     if (!item) {
       try {
         this.runs = (await this.sidecar.request<P.ListRunsResult>(P.LIST_RUNS, { limit: 100 })).runs;
-      } catch {
+      } catch (err) {
         this.runs = [];
+        return [new ModelWireItem(unavailableNode('runs', errorMessage(err)))];
       }
     }
     const children = runChildren(this.runs, item?.run?.runId, this.filter);

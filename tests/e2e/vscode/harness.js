@@ -329,6 +329,7 @@ class Workbench {
       const first = await rows.first().innerText();
       return first.includes(title.replace(/^ModelWire: /, ''));
     }, 10000);
+    if (process.env.MODELWIRE_E2E_DEBUG) log(`palette: ${title} -> first row "${(await this.page.locator('.quick-input-list .monaco-list-row').first().innerText()).replace(/\n/g, ' | ')}"`);
     await this.page.keyboard.press('Enter');
   }
 
