@@ -612,6 +612,8 @@ step('"Fix with ModelWire" on a finding: the fix comes as a diff, Reject keeps t
   };
   await fix();
   assert.match(await nextRouting(/fix app\.py .*$/, 10000, { ui: false }), /fix app\.py → "Local Ollama" provider=ollama .* succeeded$/);
+  // (the run's progress toast lingers a moment after the run: not in the picture)
+  await H.waitFor('the progress toast gone', async () => !(await wb.notificationTexts()).some((t) => /Fix on app\.py/.test(t)), 5000, 200).catch(() => undefined);
   await docShot('fix-diff', 'vscode-fix-diff.png');
   await dialog.locator('.monaco-button', { hasText: 'Reject' }).first().click();
   await H.waitFor('the diff closed', async () => (await page.locator('.monaco-diff-editor').count()) === 0, 10000, 200);
