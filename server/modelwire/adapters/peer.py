@@ -74,7 +74,11 @@ _ERRORS: dict[str, tuple[ErrorCode, str]] = {
     wire.UNSUPPORTED_VERSION: (ErrorCode.UNSUPPORTED_VERSION, "Update ModelWire."),
     wire.PROMPT_TOO_LARGE: (
         ErrorCode.PROMPT_TOO_LARGE,
-        "A shared model takes at most 8 KB: run the agent on a selection instead of the file.",
+        # A selection helps only agents that read one (Explain, Ask); Review and the other
+        # whole-file agents send the whole file whatever is selected.
+        "A shared model takes at most 8 KB, instructions included: select fewer lines for an "
+        "agent that reads a selection; for one that reads the whole file (such as review), "
+        "use a smaller file or another connection.",
     ),
 }
 

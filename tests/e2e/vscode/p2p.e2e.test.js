@@ -267,6 +267,8 @@ before(async () => {
 
   const ws = path.join(env.root, 'workspace');
   fs.writeFileSync(path.join(ws, 'alpha', 'app.py'), 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n');
+  // 9 KB: more than a shared model takes in one prompt.
+  fs.writeFileSync(path.join(ws, 'alpha', 'big.py'), Array.from({ length: 300 }, (_, i) => `def f${i}(x):\n    return x + ${i}\n`).join('\n'));
   env.workspaceFile = path.join(ws, 'p2p.code-workspace');
   fs.writeFileSync(env.workspaceFile, JSON.stringify({ folders: [{ path: 'alpha' }], settings: {} }, null, 2));
   fs.writeFileSync(
@@ -427,6 +429,37 @@ step('2. Explain over the peer: routing names the peer connection, the answer st
   await wb.shot('explain-over-peer');
 });
 
+step('2b. over 8 KB: Review of a 9 KB file is refused before sending, with a hint that fits; Explain on a selection of it works', async () => {
+  await wb.clearNotifications();
+  const before = (await chatRequests(env.hostOllama)).length;
+  await wb.openFile('big.py');
+  await runCommand('ModelWire: Review');
+  const toast = await wb.waitNotification(/8 KB|8192/, 30000);
+  const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
+  // Review reads the whole file whatever is selected: the hint must not send the user to a selection.
+  assert.match(text, /use a smaller file or another connection/, text);
+  const refused = await routingLine(2, /(succeeded|failed.*)$/);
+  assert.match(refused, /review big\.py → "Ana's model" provider=peer .* failed PROMPT_TOO_LARGE$/);
+  assert.equal((await chatRequests(env.hostOllama)).length, before, 'nothing reached the host');
+  await wb.shot('review-too-large-for-a-peer');
+
+  // Explain reads the selection: eleven lines of the file go, and the host answers.
+  await wb.clearNotifications();
+  await wb.openFile('big.py'); // back from the Review panel beside it
+  await page.locator('.part.editor .editor-group-container.active .view-lines').first().click();
+  await page.keyboard.press('Control+Home');
+  for (let i = 0; i < 10; i++) await page.keyboard.press('Shift+ArrowDown');
+  await runCommand('ModelWire: Run Agent on Selection');
+  await wb.pick('Run Agent on', 'Explain');
+  const line = await routingLine(3, /(succeeded|failed.*)$/);
+  assert.match(line, /explain big\.py → "Ana's model" provider=peer model=shared .* succeeded$/);
+  const sent = (await chatRequests(env.hostOllama)).slice(before);
+  assert.equal(sent.length, 1);
+  const prompt = sent[0].join('\n\n');
+  assert.match(prompt, /def f0\(x\)/);
+  assert.doesNotMatch(prompt, /def f20\(x\)/, 'only the selection went');
+});
+
 step('3. chat over the peer: the 8 KB stateless limit is said, old turns are dropped to fit, a 9 KB question is refused', async () => {
   await wb.clearNotifications();
   await wb.openFile('app.py');
@@ -467,7 +500,9 @@ step('3. chat over the peer: the 8 KB stateless limit is said, old turns are dro
   assert.doesNotMatch(third, /\(first\)|alpha/, 'the oldest turn was left out');
   assert.match(third, /Question:\nAnd with lists\? \(third\)/);
   assert.match(third, /def add\(a, b\)/, 'the open file went along');
-  assert.equal(channelLines().filter((l) => /PROMPT_TOO_LARGE/.test(l)).length, 0, 'no turn failed on the limit');
+  const chatLines = channelLines().filter((l) => /^\d\d:\d\d:\d\d chat app\.py → "Ana's model"/.test(l));
+  assert.equal(chatLines.length, 3, chatLines.join('\n'));
+  assert.ok(chatLines.every((l) => l.endsWith('succeeded')), `no turn failed on the limit: ${chatLines.join('\n')}`);
   await wb.clearNotifications();
   await collapseSectionsBut('Chat');
   await frame.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
