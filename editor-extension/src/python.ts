@@ -140,8 +140,11 @@ export function missingModelwireMessage(interp: Interpreter, detail: string): st
   const problem = notFound
     ? `ModelWire cannot start: the interpreter "${interp.command}" (${where}) was not found.`
     : `ModelWire cannot start: "${interp.command}" (${where}) cannot import modelwire (${detail}).`;
+  // A new user's case: say that the other places were looked at too, and came up empty.
+  const looked =
+    interp.source === 'default' ? " No other candidate has it (the Python extension's interpreter, a .venv in the workspace)." : '';
   return (
-    `${problem} Install it into that interpreter with "${interp.command}" -m pip install -e /path/to/modelwire, ` +
+    `${problem}${looked} Install it into that interpreter with "${interp.command}" -m pip install -e /path/to/modelwire, ` +
     'or set modelwire.server.python to an interpreter that has it.'
   );
 }

@@ -29,6 +29,9 @@ test('an interpreter without modelwire gives a message with the fix', async () =
   assert.match(message, /cannot import modelwire \(ModuleNotFoundError: No module named 'modelwire'\)/);
   assert.match(message, /-m pip install -e \/path\/to\/modelwire/);
   assert.match(message, /modelwire\.server\.python/);
+  // The default is the last resort: the user learns the other places were looked at.
+  assert.match(message, /No other candidate has it \(the Python extension's interpreter, a \.venv in the workspace\)\./);
+  assert.doesNotMatch(missingModelwireMessage({ command: '/opt/py', source: 'setting' }, probe.detail), /No other candidate/);
 });
 
 test('a missing interpreter says so', async () => {

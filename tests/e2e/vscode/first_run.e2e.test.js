@@ -13,6 +13,9 @@
  *     brings the offer to add Ollama/OpenAI, whose button starts Add Connection.
  *  B. no `.venv`, but the Python extension (a test double, python-extension-double/, whose
  *     active environment is the repo's .venv): the sidecar starts on that interpreter.
+ *  C. neither, and `python3` without modelwire: the notification says which interpreter was
+ *     tried and the fix; "Set Interpreter" opens the setting (code-server is a remote
+ *     window: the Remote tab); typing the interpreter there starts the sidecar.
  *
  * Run: node tests/e2e/vscode/first_run.e2e.test.js (inside scripts/with-keyring; the
  * pytest wrapper tests/e2e/test_vscode_first_run.py does that). Screenshots and timings
@@ -41,7 +44,8 @@ const EDITOR_SETTINGS = {
   'chat.disableAIFeatures': true,
 };
 
-const timings = { started: Date.now() };
+// The machine is shared: each run says how loaded it was (1-minute load average, 2 cores).
+const timings = { started: Date.now(), loadAtStart: fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0] };
 let launch; // the current code-server + browser
 let broken = false;
 
@@ -139,7 +143,7 @@ async function runPanel(title) {
 }
 
 /** A fresh root, the samples workspace, code-server with the .vsix (and `extra` extensions). */
-async function startLaunch(name, { venv, pythonDouble }) {
+async function startLaunch(name, { venv, pythonDouble, plainPython }) {
   const root = H.makeRoot();
   H.log(`${name}: temp root ${root}`);
   const procs = new H.Processes(root);
@@ -149,7 +153,14 @@ async function startLaunch(name, { venv, pythonDouble }) {
   fs.cpSync(path.join(H.REPO, 'samples'), workspace, { recursive: true });
   if (venv) fs.symlinkSync(REPO_VENV, path.join(workspace, '.venv'));
   const doubleLog = path.join(root, 'logs', 'python-extension-double.jsonl');
-  const env = H.childEnv(root, pythonDouble ? { MODELWIRE_TEST_PYTHON_ENV: REPO_VENV, MODELWIRE_TEST_PYTHON_DOUBLE_LOG: doubleLog } : {});
+  const extra = pythonDouble ? { MODELWIRE_TEST_PYTHON_ENV: REPO_VENV, MODELWIRE_TEST_PYTHON_DOUBLE_LOG: doubleLog } : {};
+  if (plainPython) {
+    // `python3` on PATH is a bare venv: surely without modelwire, whatever the machine has.
+    const plain = path.join(root, 'plain-python');
+    require('node:child_process').execFileSync(H.PYTHON, ['-m', 'venv', '--without-pip', plain], { timeout: 60000 });
+    extra.PATH = `${path.join(plain, 'bin')}${path.delimiter}${process.env.PATH}`;
+  }
+  const env = H.childEnv(root, extra);
   const settingsFile = path.join(root, 'user-data', 'User', 'settings.json');
   fs.writeFileSync(settingsFile, JSON.stringify(EDITOR_SETTINGS, null, 2));
   H.installExtension(root, H.findVsix(), env);
@@ -239,6 +250,7 @@ before(async () => {
 after(async () => {
   await stopLaunch();
   timings.totalMs = Date.now() - timings.started;
+  timings.loadAtEnd = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
   fs.writeFileSync(path.join(ARTIFACTS, 'timings.json'), JSON.stringify(timings, null, 2));
   H.log(`first-run timings: ${JSON.stringify(timings)}`);
 });
@@ -366,5 +378,37 @@ step('B: with no .venv, the Python extension\'s active environment runs the side
 
 step('B: close the window', async () => {
   timings['python-extension.launchMs'] = Date.now() - launch.loaded;
+  await stopLaunch();
+});
+
+// ---- C. nothing has modelwire: the failure a new user can meet, and its fix -------------
+
+step('C: no interpreter has modelwire: the notification says which was tried; "Set Interpreter" opens the setting in this remote window; setting it starts the sidecar', async () => {
+  launch = await startLaunch('no-interpreter', { venv: false, pythonDouble: false, plainPython: true });
+  const { wb, page } = launch;
+  assertNoModelWireSettings();
+  const toast = await wb.waitNotification(/ModelWire cannot start: "python3" \(the default python3\) cannot import modelwire/, 60000);
+  const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
+  assert.match(text, /No other candidate has it \(the Python extension's interpreter, a \.venv in the workspace\)\. Install it into that interpreter with "python3" -m pip install -e \/path\/to\/modelwire, or set modelwire\.server\.python/);
+  await statusIs(/ModelWire: not running/);
+  await wb.shot('cannot-start-notification');
+  await toast.locator('.monaco-button', { hasText: 'Set Interpreter' }).first().click();
+  // code-server is a remote window: the machine-overridable setting is in the Remote tab.
+  const editor = page.locator('.settings-editor');
+  await editor.waitFor({ state: 'visible', timeout: 15000 });
+  const item = editor.locator('.setting-item-contents', { hasText: 'Server: Python' }).first();
+  await item.waitFor({ state: 'visible', timeout: 15000 });
+  const shown = await editor.innerText();
+  assert.ok(!/No Settings Found/i.test(shown), `the tab shows the setting: ${shown.slice(0, 300)}`);
+  assert.match((await editor.locator('.settings-tabs-widget .action-item .checked').first().innerText().catch(() => '')).trim(), /Remote/, 'the Remote tab, where the machine setting lives');
+  await wb.shot('set-interpreter-remote-tab');
+  await item.locator('input').first().fill(H.PYTHON);
+  await item.locator('input').first().press('Enter');
+  // The setting restarts the sidecar on it; the first run is then Embedded's, as in A.
+  await H.waitFor('the sidecar started from the setting', async () => channelLines('ModelWire Server').some((l) => l === `Starting the sidecar: ${H.PYTHON} -m modelwire serve (interpreter from setting)`), 60000, 250);
+  await statusIs(/Embedded \(small local demo model\) · \S+/, 90000);
+});
+
+step('C: close the window', async () => {
   await stopLaunch();
 });
