@@ -126,6 +126,17 @@ async function showChannel(name) {
   await H.waitFor('the Output view', async () => (await page.locator('.part.panel .view-lines').count()) > 0, 10000);
 }
 
+/** A toast slides in: wait until it stands still, so that its picture can be read. */
+async function standsStill(toast) {
+  let last = '';
+  await H.waitFor('the notification to stop moving', async () => {
+    const box = JSON.stringify(await toast.boundingBox());
+    const still = box === last;
+    last = box;
+    return still;
+  }, 5000, 150);
+}
+
 /** The run panel of `title` ("Explain · inventory.py"): header, answer, footer as text. */
 async function runPanel(title) {
   for (const frame of launch.page.frames()) {
@@ -327,14 +338,7 @@ step('A: after the first answer the user is offered a real model; the button sta
   const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
   assert.match(text, /small local demo model/);
   assert.match(text, /Add Ollama or an OpenAI-compatible server/);
-  // The toast slides in: the picture is taken once it stands still.
-  let last = '';
-  await H.waitFor('the notification to stop moving', async () => {
-    const box = JSON.stringify(await toast.boundingBox());
-    const still = box === last;
-    last = box;
-    return still;
-  }, 5000, 150);
+  await standsStill(toast);
   await docShot('first-answer-embedded-and-offer', 'vscode-first-run-answer.png');
   await toast.locator('.monaco-button', { hasText: 'Add Connection' }).first().click();
   await wb.waitQuickTitle('Add Connection (1/5)');
@@ -391,6 +395,7 @@ step('C: no interpreter has modelwire: the notification says which was tried; "S
   const text = (await toast.innerText()).replace(/\u00a0/g, ' ');
   assert.match(text, /No other candidate has it \(the Python extension's interpreter, a \.venv in the workspace\)\. Install it into that interpreter with "python3" -m pip install -e \/path\/to\/modelwire, or set modelwire\.server\.python/);
   await statusIs(/ModelWire: not running/);
+  await standsStill(toast);
   await wb.shot('cannot-start-notification');
   await toast.locator('.monaco-button', { hasText: 'Set Interpreter' }).first().click();
   // code-server is a remote window: the machine-overridable setting is in the Remote tab.
