@@ -396,7 +396,7 @@ step('C: no interpreter has modelwire: the notification says which was tried; "S
   assert.match(text, /No other candidate has it \(the Python extension's interpreter, a \.venv in the workspace\)\. Install it into that interpreter with "python3" -m pip install -e \/path\/to\/modelwire, or set modelwire\.server\.python/);
   await statusIs(/ModelWire: not running/);
   await standsStill(toast);
-  await wb.shot('cannot-start-notification');
+  await docShot('cannot-start-notification', 'vscode-first-run-no-interpreter.png');
   await toast.locator('.monaco-button', { hasText: 'Set Interpreter' }).first().click();
   // code-server is a remote window: the machine-overridable setting is in the Remote tab.
   const editor = page.locator('.settings-editor');
