@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from modelwire import __version__
-from modelwire.core import peer_keys
+from modelwire.core import peer_keys, warm_up
 from modelwire.core.access import access_context, secret_provider_factory
 from modelwire.core.agents import AgentCatalog
 from modelwire.core.backends import BackendPool
@@ -16,6 +16,7 @@ from modelwire.core.connections import ConnectionRegistry
 from modelwire.core.model_lists import ModelLists
 from modelwire.core.processes import ProcessTable
 from modelwire.core.providers import EMBEDDED_ID, ProviderRegistry
+from modelwire.core.routing import resolve_routing
 from modelwire.core.runs import RunService
 from modelwire.core.secrets import ConsentPrompt, Requester, SecretStore
 from modelwire.core.settings import Settings
@@ -142,10 +143,25 @@ class ModelWire:
 
     async def warm_up(self, conn: Connection, settings: Settings) -> bool:
         """Start the embedded model server for `conn` ahead of its first run (it stops
-        again when idle). Other connections are servers of the user's: nothing to do."""
+        again when idle) and prime its cache (core/warm_up.py). Other connections are
+        servers of the user's: nothing to do."""
         if conn.provider_id != EMBEDDED_ID:
             return False
-        async with self.backends.lease(conn, settings):
+        async with self.backends.lease(conn, settings) as adapter:
+            if self.runs.lane_in_use(conn.id):
+                return True  # a run is warming it, and must not be interrupted
+            agent = self.agents.get(warm_up.PRIME_AGENT, None)
+            model = resolve_routing(
+                connection_id=conn.id,
+                model_ref=None,
+                settings=settings,
+                connections=self.connections,
+                providers=self.providers,
+                agent_id=agent.id,
+            ).model_ref
+            limit, _queue = self.runs.limits.of(conn.id, settings)
+            request = warm_up.priming_request(agent, model)
+            await warm_up.prime(adapter, self.runs.lanes, conn.id, limit, request)
             return True
 
     async def test_connection(

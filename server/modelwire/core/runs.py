@@ -96,7 +96,7 @@ class RunService:
         self._agents = agents
         self._backends = backends
         self.lanes = SharedLanes(store, processes)
-        self._limits = ConnectionLimits(connections, providers, self.lanes)
+        self.limits = ConnectionLimits(connections, providers, self.lanes)
         self._active: dict[str, _Active] = {}
         self.interrupted_on_start = self._records.sweep_interrupted()
 
@@ -104,7 +104,7 @@ class RunService:
 
     def load(self) -> list[ConnectionLoad]:
         """Active and queued runs per connection, of every process on the data folder."""
-        return self._limits.load()
+        return self.limits.load()
 
     # --- cancellation ---------------------------------------------------------------
 
@@ -157,7 +157,7 @@ class RunService:
 
     def counts(self) -> tuple[int, int]:
         """Active and queued runs of every process on the data folder."""
-        return self._limits.counts()
+        return self.limits.counts()
 
     # --- the run --------------------------------------------------------------------
 
@@ -260,7 +260,7 @@ class RunService:
     async def _acquire(self, job: _Job, ctx: RunContext, progress: RunProgress) -> SlotHold:
         """Wait for a generation slot on the run's connection, in the queue shared by
         every process (MODEL_BUSY when it is full, or at once with `ctx.queue` off)."""
-        limit, queue = self._limits.of(job.conn.id, ctx.settings)
+        limit, queue = self.limits.of(job.conn.id, ctx.settings)
         if job.req.served is not None and job.req.served.exclusive:
             # A served P2P prompt never queues, and never runs beside the owner's runs
             # (in any process on this data folder).
