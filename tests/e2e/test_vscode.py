@@ -11,44 +11,25 @@ machine and fails in CI (`require_peer`).
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-from tests.conftest import IN_CI, require_peer
+from tests.e2e.node_suite import (
+    EXTENSION,
+    HARNESS,
+    REPO,
+    editor_peers_missing,
+    missing_or_fail,
+    node_or_fail,
+    node_test_summary,
+    run_suite,
+    with_keyring,
+)
 
 pytestmark = pytest.mark.real_peer("vscode")
 
-REPO = Path(__file__).resolve().parents[2]
-EXTENSION = REPO / "editor-extension"
-HARNESS = REPO / "tests" / "e2e" / "vscode"
-CODE_SERVER = REPO / ".cache" / "code-server" / "node_modules" / ".bin" / "code-server"
-CHROMIUM = Path(os.environ.get("MODELWIRE_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO / "test-artifacts" / "vscode"
 E2E_TIMEOUT_S = 720  # the suite bounds itself at 10 minutes; this is the backstop
-
-
-def missing_or_fail(missing: list[str]) -> None:
-    require_peer(
-        not missing,
-        "the VS Code tests' peers (" + ", ".join(missing) + ")",
-        "run scripts/setup-editor (scripts/setup --all installs everything)",
-    )
-
-
-def node_or_fail() -> str:
-    node = shutil.which("node")
-    missing_or_fail([] if node else ["Node.js 20 (node)"])
-    assert node is not None
-    return node
-
-
-def node_test_summary(output: str) -> dict[str, int]:
-    """The `ℹ pass N` / `ℹ fail N` counts of node:test's spec reporter."""
-    return {k: int(v) for k, v in re.findall(r"^ℹ (tests|pass|fail|skipped) (\d+)$", output, re.M)}
 
 
 def test_extension_unit_tests_pass() -> None:
@@ -95,45 +76,6 @@ def test_extension_unit_tests_pass() -> None:
 
 def test_extension_works_end_to_end_in_code_server() -> None:
     node = node_or_fail()
-    vsix = sorted(EXTENSION.glob("modelwire-*.vsix"))
-    playwright = HARNESS / "node_modules" / "playwright-core"
-    missing = [
-        what
-        for what, ok in [
-            (f"code-server 4.100.3 at {CODE_SERVER.relative_to(REPO)}", CODE_SERVER.exists()),
-            (f"Chromium at {CHROMIUM}", CHROMIUM.exists()),
-            ("the packaged extension (editor-extension/modelwire-*.vsix)", bool(vsix)),
-            ("playwright-core (tests/e2e/vscode)", playwright.is_dir()),
-            ("the .venv (scripts/setup)", (REPO / ".venv" / "bin" / "python").exists()),
-        ]
-        if not ok
-    ]
-    missing_or_fail(missing)
+    missing_or_fail(editor_peers_missing())
     command = [node, "--test-reporter=spec", str(HARNESS / "vscode.e2e.test.js")]
-    # The sidecar needs a real keyring for the API key: reuse the one pytest runs in
-    # (scripts/test), else bring up a private one.
-    if not os.environ.get("MODELWIRE_TEST_KEYRING"):
-        command = [str(REPO / "scripts" / "with-keyring"), *command]
-    try:
-        result = subprocess.run(
-            command,
-            cwd=REPO,
-            env={**os.environ, "CI": "true" if IN_CI else "false"},  # one definition of CI
-            capture_output=True,
-            text=True,
-            timeout=E2E_TIMEOUT_S,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"the VS Code e2e suite ran over {E2E_TIMEOUT_S} s; screenshots in {ARTIFACTS}\n"
-            f"{exc.stdout!s:.4000}"
-        )
-    summary = node_test_summary(result.stdout)
-    report = (
-        f"{result.stdout[-8000:]}\n--- stderr ---\n{result.stderr[-3000:]}\n"
-        f"screenshots and logs: {ARTIFACTS}"
-    )
-    assert result.returncode == 0, report
-    assert summary.get("fail") == 0 and summary.get("skipped") == 0, report
-    assert summary.get("pass") == summary.get("tests", 0) > 0, report
+    run_suite(with_keyring(command), "the VS Code e2e suite", ARTIFACTS, E2E_TIMEOUT_S)

@@ -12,21 +12,19 @@ test-artifacts/vscode-first-run/; docs/editors/vscode.md ("First run") shows the
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 
 import pytest
-from tests.conftest import IN_CI, require_peer
-from tests.e2e.test_vscode import (
-    CHROMIUM,
-    CODE_SERVER,
+from tests.conftest import require_peer
+from tests.e2e.node_suite import (
     EXTENSION,
     HARNESS,
     REPO,
+    editor_peers_missing,
     missing_or_fail,
     node_or_fail,
-    node_test_summary,
+    run_suite,
+    with_keyring,
 )
 
 from modelwire.adapters.embedded import embedded_status
@@ -39,49 +37,11 @@ E2E_TIMEOUT_S = 600  # the suite bounds itself at 9 minutes; this is the backsto
 
 def test_first_run_in_code_server_finds_python_and_answers_on_embedded() -> None:
     node = node_or_fail()
-    vsix = sorted(EXTENSION.glob("modelwire-*.vsix"))
-    playwright = HARNESS / "node_modules" / "playwright-core"
-    missing_or_fail(
-        [
-            what
-            for what, ok in [
-                (f"code-server 4.100.3 at {CODE_SERVER.relative_to(REPO)}", CODE_SERVER.exists()),
-                (f"Chromium at {CHROMIUM}", CHROMIUM.exists()),
-                ("the packaged extension (editor-extension/modelwire-*.vsix)", bool(vsix)),
-                ("playwright-core (tests/e2e/vscode)", playwright.is_dir()),
-                ("the .venv (scripts/setup)", (REPO / ".venv" / "bin" / "python").exists()),
-            ]
-            if not ok
-        ]
-    )
+    missing_or_fail(editor_peers_missing())
     available, reason = embedded_status()
     require_peer(available, f"the Embedded model ({reason})", "run scripts/setup --all")
     command = [node, "--test-reporter=spec", str(HARNESS / "first_run.e2e.test.js")]
-    if not os.environ.get("MODELWIRE_TEST_KEYRING"):
-        command = [str(REPO / "scripts" / "with-keyring"), *command]
-    try:
-        result = subprocess.run(
-            command,
-            cwd=REPO,
-            env={**os.environ, "CI": "true" if IN_CI else "false"},
-            capture_output=True,
-            text=True,
-            timeout=E2E_TIMEOUT_S,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"the first-run e2e ran over {E2E_TIMEOUT_S} s; screenshots in {ARTIFACTS}\n"
-            f"{exc.stdout!s:.4000}"
-        )
-    summary = node_test_summary(result.stdout)
-    report = (
-        f"{result.stdout[-8000:]}\n--- stderr ---\n{result.stderr[-3000:]}\n"
-        f"screenshots and logs: {ARTIFACTS}"
-    )
-    assert result.returncode == 0, report
-    assert summary.get("fail") == 0 and summary.get("skipped") == 0, report
-    assert summary.get("pass") == summary.get("tests", 0) > 0, report
+    run_suite(with_keyring(command), "the first-run e2e", ARTIFACTS, E2E_TIMEOUT_S)
     # The figures of this run (not asserted: the machine is shared) for whoever reads -s.
     timings = ARTIFACTS / "timings.json"
     if timings.exists():

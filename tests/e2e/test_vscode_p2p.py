@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from testkit.p2p import P2PNet, missing
 from tests.conftest import IN_CI, require_peer
-from tests.e2e.test_vscode import (
-    CHROMIUM,
-    CODE_SERVER,
-    EXTENSION,
+from tests.e2e.node_suite import (
     HARNESS,
     REPO,
+    editor_peers_missing,
     missing_or_fail,
     node_or_fail,
-    node_test_summary,
+    run_suite,
 )
 
 pytestmark = [pytest.mark.real_peer("hyperswarm"), pytest.mark.real_peer("vscode")]
@@ -54,16 +51,8 @@ def test_share_and_use_a_shared_model_from_code_server_in_a_private_network(
     node = node_or_fail()
     missing_or_fail(
         [
-            what
-            for what, ok in [
-                (f"code-server 4.100.3 at {CODE_SERVER.relative_to(REPO)}", CODE_SERVER.exists()),
-                (f"Chromium at {CHROMIUM}", CHROMIUM.exists()),
-                ("the packaged extension", bool(sorted(EXTENSION.glob("modelwire-*.vsix")))),
-                ("playwright-core", (HARNESS / "node_modules" / "playwright-core").is_dir()),
-                ("the .venv (scripts/setup)", (REPO / ".venv" / "bin" / "python").exists()),
-                ("dbus-run-session", shutil.which("dbus-run-session") is not None),
-            ]
-            if not ok
+            *editor_peers_missing(),
+            *([] if shutil.which("dbus-run-session") else ["dbus-run-session"]),
         ]
     )
     # Everything below runs inside the namespace: a fresh keyring (its D-Bus socket must
@@ -84,26 +73,4 @@ def test_share_and_use_a_shared_model_from_code_server_in_a_private_network(
         "CI": "true" if IN_CI else "false",  # one definition of CI
     }
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    try:
-        result = subprocess.run(
-            command,
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=E2E_TIMEOUT_S,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"the VS Code P2P e2e ran over {E2E_TIMEOUT_S} s; screenshots in {ARTIFACTS}\n"
-            f"{exc.stdout!s:.4000}"
-        )
-    summary = node_test_summary(result.stdout)
-    report = (
-        f"{result.stdout[-8000:]}\n--- stderr ---\n{result.stderr[-4000:]}\n"
-        f"screenshots and logs: {ARTIFACTS}"
-    )
-    assert result.returncode == 0, report
-    assert summary.get("fail") == 0 and summary.get("skipped") == 0, report
-    assert summary.get("pass") == summary.get("tests", 0) > 0, report
+    run_suite(command, "the VS Code P2P e2e", ARTIFACTS, E2E_TIMEOUT_S, env)

@@ -63,29 +63,10 @@ function step(name, fn, timeoutMs = 120000) {
   });
 }
 
-function listFiles(dir) {
-  const out = [];
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
-
 /** An output channel's lines as VS Code persists them ("ModelWire" or "ModelWire Server"). */
 function channelLines(channel) {
   const re = new RegExp(`output_logging_[^/]+/\\d+-${channel.replace(/ /g, ' ')}\\.log$`);
-  return listFiles(path.join(launch.root, 'user-data', 'logs'))
+  return H.listFiles(path.join(launch.root, 'user-data', 'logs'))
     .filter((f) => re.test(f))
     .flatMap((f) => fs.readFileSync(f, 'utf8').split('\n'))
     .map((l) => l.trim())

@@ -511,8 +511,43 @@ class Workbench {
   }
 }
 
+/** Every file under `dir`, recursively (a folder that vanishes meanwhile is skipped). */
+function listFiles(dir) {
+  const out = [];
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Files under `dir` whose bytes contain `needle`, as paths relative to `base` (a secret
+ * search: every file up to 200 MB is read whole). */
+function grepFiles(dir, needle, base = dir) {
+  const bytes = Buffer.from(needle);
+  return listFiles(dir)
+    .filter((p) => {
+      try {
+        return fs.statSync(p).size < 200 * 1024 * 1024 && fs.readFileSync(p).includes(bytes);
+      } catch {
+        return false; // vanished
+      }
+    })
+    .map((p) => path.relative(base, p));
+}
+
 module.exports = {
   REPO, PYTHON, CODE_SERVER, CHROMIUM, ARTIFACTS,
   log, waitFor, freePort, httpJson, Processes, startDouble, startLlama, makeRoot, childEnv,
-  findVsix, installExtension, installFolderExtension, startCodeServer, Workbench,
+  findVsix, installExtension, installFolderExtension, startCodeServer, Workbench, listFiles, grepFiles,
 };

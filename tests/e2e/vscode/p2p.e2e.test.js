@@ -143,7 +143,7 @@ async function startShareHost(home, args) {
 /** The "ModelWire" channel as VS Code persists it (the Output view shows this file). */
 function channelLines(channel = 'ModelWire') {
   const re = new RegExp(`output_logging_[^/]+/\\d+-${channel}\\.log$`);
-  return listFiles(path.join(env.root, 'user-data', 'logs')).filter((f) => re.test(f)).flatMap((f) => fs.readFileSync(f, 'utf8').split('\n')).map((l) => l.trim()).filter(Boolean);
+  return H.listFiles(path.join(env.root, 'user-data', 'logs')).filter((f) => re.test(f)).flatMap((f) => fs.readFileSync(f, 'utf8').split('\n')).map((l) => l.trim()).filter(Boolean);
 }
 
 async function routingLine(n, re, timeoutMs = 60000) {
@@ -338,7 +338,7 @@ after(async () => {
       // What the host printed, its Server ID masked (the host shows it by design; a kept log must not).
       const mask = (t) => env.serverIds.reduce((acc, id) => acc.split(id).join('<server id>'), t);
       fs.writeFileSync(path.join(SHOTS, 'logs', 'share-host.stdout.log'), mask(env.host ? env.host.lines.join('\n') : ''));
-      for (const f of listFiles(path.join(SHOTS, 'logs'))) {
+      for (const f of H.listFiles(path.join(SHOTS, 'logs'))) {
         const text = fs.readFileSync(f, 'utf8');
         if (env.serverIds.some((id) => text.includes(id))) fs.writeFileSync(f, mask(text));
       }
@@ -609,43 +609,11 @@ step('5. no Server ID in the output channels, logs, settings or data folders', a
   // JSON-RPC trace included), settings, the window's, the client's and the host's data
   // folders, code-server's and the doubles' logs, the browser profile.
   for (const id of env.serverIds) {
-    const hits = grepFiles(env.root, id);
+    const hits = H.grepFiles(env.root, id, env.root);
     assert.deepEqual(hits, [], `a Server ID was found in: ${hits.join(', ')}`);
   }
-  const traced = grepFiles(path.join(env.root, 'user-data', 'logs'), 'modelwire/setSecret');
+  const traced = H.grepFiles(path.join(env.root, 'user-data', 'logs'), 'modelwire/setSecret', env.root);
   assert.ok(traced.length > 0, 'the trace did record the setSecret request (redacted)');
   assert.ok(channelLines().some((l) => l.startsWith('[share] ')), 'the share lines were in the channel that was searched');
 });
 
-function listFiles(dir) {
-  const out = [];
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-/** Files under `dir` whose bytes contain `needle`. */
-function grepFiles(dir, needle) {
-  const bytes = Buffer.from(needle);
-  return listFiles(dir)
-    .filter((p) => {
-      try {
-        return fs.statSync(p).size < 200 * 1024 * 1024 && fs.readFileSync(p).includes(bytes);
-      } catch {
-        return false;
-      }
-    })
-    .map((p) => path.relative(env.root, p));
-}

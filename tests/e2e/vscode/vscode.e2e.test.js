@@ -56,7 +56,7 @@ async function showOutput() {
 
 /** The "ModelWire" channel as VS Code persists it (the Output view shows this file). */
 function channelLines() {
-  const files = listFiles(path.join(env.root, 'user-data', 'logs')).filter((f) => /output_logging_[^/]+\/\d+-ModelWire\.log$/.test(f));
+  const files = H.listFiles(path.join(env.root, 'user-data', 'logs')).filter((f) => /output_logging_[^/]+\/\d+-ModelWire\.log$/.test(f));
   return files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n')).map((l) => l.trim()).filter(Boolean);
 }
 
@@ -903,61 +903,15 @@ step('the API key is nowhere in logs, settings, the output or the workspace', as
   // Give VS Code a moment to flush its output-channel log files, then grep every file.
   await wb.command('ModelWire: Restart Server').catch(() => undefined);
   await H.waitFor('restart done', async () => !(await wb.statusText()).includes('starting'), 30000, 250);
-  const hits = grepFiles(env.root, API_KEY);
+  const hits = H.grepFiles(env.root, API_KEY, env.root);
   assert.deepEqual(hits, [], `the key was found in: ${hits.join(', ')}`);
-  const traced = grepFiles(path.join(env.root, 'user-data', 'logs'), 'modelwire/setSecret');
+  const traced = H.grepFiles(path.join(env.root, 'user-data', 'logs'), 'modelwire/setSecret', env.root);
   assert.ok(traced.length > 0, 'the trace did record the setSecret request (redacted)');
 });
-
-function listFiles(dir) {
-  const out = [];
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-/** Files under `dir` whose bytes contain `needle`. */
-function grepFiles(dir, needle) {
-  const hits = [];
-  const bytes = Buffer.from(needle);
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) {
-        try {
-          if (fs.statSync(p).size < 200 * 1024 * 1024 && fs.readFileSync(p).includes(bytes)) hits.push(path.relative(env.root, p));
-        } catch {
-          /* vanished */
-        }
-      }
-    }
-  };
-  walk(dir);
-  return hits;
-}
 
 /** How often `needle` occurs in the files under `dir`. */
 function countInFiles(dir, needle) {
   let count = 0;
-  for (const rel of grepFiles(dir, needle)) count += fs.readFileSync(path.join(env.root, rel), 'utf8').split(needle).length - 1;
+  for (const rel of H.grepFiles(dir, needle, env.root)) count += fs.readFileSync(path.join(env.root, rel), 'utf8').split(needle).length - 1;
   return count;
 }
