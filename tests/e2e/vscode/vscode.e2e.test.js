@@ -689,6 +689,9 @@ step('the ModelWire view: connections with the default marked, and the runs', as
   await page.locator('.activitybar .action-item .action-label[aria-label^="ModelWire"]').first().click();
   const view = page.locator('.part.sidebar');
   await H.waitFor('the Connections tree', async () => (await view.locator('.monaco-list-row', { hasText: 'Team OpenAI' }).count()) > 0, 15000, 200);
+  // The two trees fill independently: the Runs tree can still be empty when Connections is
+  // drawn (seen once in a CI rehearsal), so wait for its rows too before reading both.
+  await H.waitFor('the Runs tree', async () => (await runsPane().locator('.monaco-list-row', { hasText: 'document · app.py' }).count()) > 0, 15000, 200);
   const rows = (await view.locator('.monaco-list-row').allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
   assert.ok(rows.some((r) => /Local Ollama[\s\S]*default for folder "alpha"/.test(r)), `the default is marked: ${rows.join(' | ')}`);
   if (env.embedded) assert.ok(rows.some((r) => /Embedded[\s\S]*small local demo model/.test(r)), 'Embedded is labelled');
