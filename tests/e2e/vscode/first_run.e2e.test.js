@@ -159,15 +159,8 @@ async function startLaunch(name, { venv, pythonDouble, plainPython }) {
   if (pythonDouble) H.installFolderExtension(root, DOUBLE, env);
   const t0 = Date.now();
   const cs = await H.startCodeServer(procs, root, workspace, env);
-  const { chromium } = require('playwright-core');
-  const browser = (launch.browser = await chromium.launchPersistentContext(path.join(root, 'browser'), {
-    executablePath: H.CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 860 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  }));
-  const page = browser.pages()[0] ?? (await browser.newPage());
-  page.setDefaultTimeout(15000);
+  const { browser, page } = await H.launchBrowser(root);
+  launch.browser = browser;
   const shots = path.join(ARTIFACTS, name);
   fs.mkdirSync(shots, { recursive: true });
   const wb = new H.Workbench(page, shots);

@@ -546,8 +546,44 @@ function grepFiles(dir, needle, base = dir) {
     .map((p) => path.relative(base, p));
 }
 
+/** User settings that keep code-server quiet and predictable in a test (no tips, updates,
+ * telemetry, trust prompt, minimap or built-in chat), plus `extra`. */
+function quietSettings(extra = {}) {
+  return {
+    ...extra,
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.enableExperiments': false,
+    'security.workspace.trust.enabled': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'editor.minimap.enabled': false,
+    'files.autoSave': 'off',
+    'window.commandCenter': false,
+    'chat.disableAIFeatures': true,
+  };
+}
+
+/** Debian's Chromium, headless, with the flags that keep it off the network, on a fresh
+ * profile under `root`; its first page with the suites' default timeout. */
+async function launchBrowser(root, options = {}) {
+  const { chromium } = require('playwright-core');
+  const browser = await chromium.launchPersistentContext(path.join(root, 'browser'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 860 },
+    ...options,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(15000);
+  return { browser, page };
+}
+
 module.exports = {
   REPO, PYTHON, CODE_SERVER, CHROMIUM, ARTIFACTS,
   log, waitFor, freePort, httpJson, Processes, startDouble, startLlama, makeRoot, childEnv,
-  findVsix, installExtension, installFolderExtension, startCodeServer, Workbench, listFiles, grepFiles,
+  findVsix, installExtension, installFolderExtension, startCodeServer, Workbench, listFiles, grepFiles, quietSettings, launchBrowser,
 };

@@ -273,38 +273,21 @@ before(async () => {
   fs.writeFileSync(env.workspaceFile, JSON.stringify({ folders: [{ path: 'alpha' }], settings: {} }, null, 2));
   fs.writeFileSync(
     path.join(env.root, 'user-data', 'User', 'settings.json'),
-    JSON.stringify({
-      'modelwire.server.python': H.PYTHON,
-      // Full JSON-RPC trace on purpose: the Server ID must still appear nowhere.
-      'modelwire.trace.server': 'verbose',
-      'workbench.startupEditor': 'none',
-      'workbench.tips.enabled': false,
-      'workbench.enableExperiments': false,
-      'security.workspace.trust.enabled': false,
-      'extensions.autoCheckUpdates': false,
-      'extensions.autoUpdate': false,
-      'telemetry.telemetryLevel': 'off',
-      'update.mode': 'none',
-      'editor.minimap.enabled': false,
-      'files.autoSave': 'off',
-      'window.commandCenter': false,
-      'chat.disableAIFeatures': true,
-    }, null, 2),
+    JSON.stringify(
+      H.quietSettings({
+        'modelwire.server.python': H.PYTHON,
+        // Full JSON-RPC trace on purpose: the Server ID must still appear nowhere.
+        'modelwire.trace.server': 'verbose',
+      }),
+      null,
+      2,
+    ),
   );
   H.installExtension(env.root, vsix, env.childEnv);
   env.cs = await H.startCodeServer(procs.current, env.root, env.workspaceFile, env.childEnv);
 
-  const { chromium } = require('playwright-core');
-  browser = await chromium.launchPersistentContext(path.join(env.root, 'browser'), {
-    executablePath: H.CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 860 },
-    // The Copy button writes the clipboard, as it would for a user; the test reads it back.
-    permissions: ['clipboard-read', 'clipboard-write'],
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.setDefaultTimeout(15000);
+  // The Copy button writes the clipboard, as it would for a user; the test reads it back.
+  ({ browser, page } = await H.launchBrowser(env.root, { permissions: ['clipboard-read', 'clipboard-write'] }));
   wb = new H.Workbench(page, SHOTS);
   await page.goto(`${env.cs.url}/?workspace=${encodeURIComponent(env.workspaceFile)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 30000 });

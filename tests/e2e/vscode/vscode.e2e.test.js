@@ -234,23 +234,11 @@ before(async () => {
   fs.writeFileSync(
     path.join(env.root, 'user-data', 'User', 'settings.json'),
     JSON.stringify(
-      {
+      H.quietSettings({
         'modelwire.server.python': H.PYTHON,
         // Full JSON-RPC trace on purpose: the key must still appear nowhere.
         'modelwire.trace.server': 'verbose',
-        'workbench.startupEditor': 'none',
-        'workbench.tips.enabled': false,
-        'workbench.enableExperiments': false,
-        'security.workspace.trust.enabled': false,
-        'extensions.autoCheckUpdates': false,
-        'extensions.autoUpdate': false,
-        'telemetry.telemetryLevel': 'off',
-        'update.mode': 'none',
-        'editor.minimap.enabled': false,
-        'files.autoSave': 'off',
-        'window.commandCenter': false,
-        'chat.disableAIFeatures': true,
-      },
+      }),
       null,
       2,
     ),
@@ -259,15 +247,7 @@ before(async () => {
   H.installExtension(env.root, vsix, env.childEnv);
   env.cs = await H.startCodeServer(procs.current, env.root, env.workspaceFile, env.childEnv);
 
-  const { chromium } = require('playwright-core');
-  browser = await chromium.launchPersistentContext(path.join(env.root, 'browser'), {
-    executablePath: H.CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 860 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.setDefaultTimeout(15000);
+  ({ browser, page } = await H.launchBrowser(env.root));
   wb = new H.Workbench(page, H.ARTIFACTS);
   await page.goto(`${env.cs.url}/?workspace=${encodeURIComponent(env.workspaceFile)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 30000 });
